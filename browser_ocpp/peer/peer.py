@@ -1,0 +1,763 @@
+"""The asyncio RPC peer: one OCPP-J connection's calls, handlers, events and close.
+
+Written once against :class:`~browser_ocpp.peer.transport.Transport`, and shared by
+the browser client, the CPython client and every server-side connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import math
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..rpc.errors import (
+    CallTimeoutError,
+    ConnectionClosedError,
+    QueueOverflowError,
+    RPCError,
+    RPCFrameworkError,
+    RPCGenericError,
+    RPCGenericTransportError,
+    RPCInternalError,
+    RPCNotImplementedError,
+    RPCNotSupportedError,
+    error_from_code,
+)
+from ..rpc.frames import (
+    BadMessage,
+    Call,
+    CallError,
+    CallResult,
+    CallResultError,
+    Send,
+    encode,
+    is_valid_message_id,
+    parse,
+)
+from ..rpc.versions import OCPP16, MessageType, known_actions, version_of
+from .backoff import Backoff
+from .events import BadMessageEvent, CloseEvent, EventEmitter, FrameEvent, MessageEvent, OpenEvent
+from .handlers import NOREPLY, HandlerContext, HandlerRegistry
+from .logs import OCPPLogger
+from .options import PeerOptions
+from .slots import CallSlots
+from .transport import Transport
+
+__all__ = ["RPCPeer", "State"]
+
+RETRY_BACKOFF_MS = (500.0, 10_000.0)
+"""Bounds of the jittered pause between retries of a timed-out call."""
+
+LATE_IDS_REMEMBERED = 64
+"""How many timed-out call ids are remembered, so a late response is not a bad message."""
+
+CLOSE_TOO_MANY_BAD_MESSAGES = (1002, "too many bad messages")
+
+
+class State(enum.IntEnum):
+    """Connection states, numbered as the browser's ``WebSocket.readyState``."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+@dataclass(slots=True)
+class _Pending:
+    action: str
+    future: asyncio.Future[dict[str, Any]]
+    timer: asyncio.TimerHandle
+
+
+def _split_call_args(args: tuple[Any, ...]) -> tuple[str | None, str, Mapping[str, Any]]:
+    """``(protocol?, method, params?)`` as the reference spells calls."""
+    if len(args) == 3:
+        protocol, method, params = args
+    elif len(args) == 2 and isinstance(args[1], str):
+        (protocol, method), params = args, {}
+    elif len(args) == 2:
+        (method, params), protocol = args, None
+    elif len(args) == 1:
+        (method,), protocol, params = args, None, {}
+    else:
+        raise TypeError("call takes (protocol?, method, params?)")
+    if protocol is not None and not isinstance(protocol, str):
+        raise TypeError(f"protocol must be a string, not {protocol!r}")
+    if not isinstance(method, str) or not method:
+        raise TypeError(f"method must be a non-empty string, not {method!r}")
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict, not {type(params).__name__}")
+    return protocol, method, params
+
+
+class RPCPeer(EventEmitter):
+    """One side of an OCPP-J connection over a :class:`Transport`.
+
+    Subclasses add how a transport is obtained: clients connect (and reconnect),
+    servers hand each accepted connection to a peer of their own.
+    """
+
+    component = "RPCPeer"
+    events = frozenset(
+        {
+            "open",
+            "close",
+            "error",
+            "connecting",
+            "reconnect",
+            "disconnect",
+            "message",
+            "call",
+            "call_result",
+            "call_error",
+            "bad_message",
+        }
+    )
+    options_class: type[PeerOptions] = PeerOptions
+
+    def __init__(self, options: PeerOptions | None = None, **kwargs: Any) -> None:
+        super().__init__()
+        if options is None:
+            options = self.options_class.from_kwargs(kwargs)
+        elif kwargs:
+            options = options.replace(**kwargs)
+        self._options = options
+        self._identity: str | None = getattr(options, "identity", None) or None
+        self._state = State.CLOSED
+        self._protocol: str | None = None
+        self._transport: Transport | None = None
+        self._handlers = HandlerRegistry()
+        self._pending: dict[str, _Pending] = {}
+        self._inbound: dict[str, asyncio.Task[None]] = {}
+        self._slots = CallSlots(options.call_concurrency)
+        self._outbound = 0
+        self._outbound_idle = asyncio.Event()
+        self._outbound_idle.set()
+        self._draining = False
+        self._offline: deque[asyncio.Future[None]] = deque()
+        self._late_ids: deque[str] = deque(maxlen=LATE_IDS_REMEMBERED)
+        self._bad_messages = 0
+        self._lost: asyncio.Future[CloseEvent] | None = None
+        self._closing: asyncio.Future[CloseEvent] | None = None
+        self._closed_for_good = False
+        self._close_emitted = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._logger = OCPPLogger(options.logging, self.component, self._identity)
+
+    # -- properties -----------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def protocol(self) -> str | None:
+        """The negotiated subprotocol (None before the first open)."""
+        return self._protocol
+
+    @property
+    def identity(self) -> str | None:
+        return self._identity
+
+    @property
+    def logger(self) -> OCPPLogger:
+        return self._logger
+
+    @property
+    def options(self) -> PeerOptions:
+        return self._options
+
+    @property
+    def pending_calls(self) -> int:
+        """Outbound calls sent and not yet answered."""
+        return len(self._pending)
+
+    # -- configuration ----------------------------------------------------------------
+
+    def reconfigure(self, **options: Any) -> None:
+        """Change options of a live peer; ``call_concurrency`` applies at once."""
+        self._options = self._options.replace(**options)
+        self._slots.limit = self._options.call_concurrency
+        if "logging" in options:
+            self._logger = OCPPLogger(self._options.logging, self.component, self._identity)
+
+    def handle(self, *args: Any) -> Any:
+        """Register a handler: ``handle(protocol, method, fn)``, ``handle(method, fn)``,
+        ``handle(fn)`` (wildcard, called as ``fn(method, ctx)``); without ``fn`` it
+        returns a decorator."""
+        if args and callable(args[-1]):
+            *names, handler = args
+            protocol, method = self._handler_names(names)
+            self._handlers.add(protocol, method, handler)
+            return handler
+        protocol, method = self._handler_names(list(args))
+
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            self._handlers.add(protocol, method, handler)
+            return handler
+
+        return decorator
+
+    def remove_handler(self, *names: str) -> bool:
+        """Remove ``(protocol, method)``, ``(method)`` or, with no names, the wildcard."""
+        protocol, method = self._handler_names(list(names))
+        return self._handlers.remove(protocol, method)
+
+    def remove_all_handlers(self) -> None:
+        self._handlers.clear()
+
+    @staticmethod
+    def _handler_names(names: list[Any]) -> tuple[str | None, str | None]:
+        if len(names) > 2 or not all(isinstance(n, str) and n for n in names):
+            raise TypeError(f"expected (protocol?, method?) as strings, not {names!r}")
+        if len(names) == 2:
+            return names[0], names[1]
+        return None, (names[0] if names else None)
+
+    # -- connection lifecycle -----------------------------------------------------------
+
+    def attach(self, transport: Transport, protocol: str | None, url: str | None = None) -> None:
+        """Take ``transport`` as the live connection speaking ``protocol``."""
+        self._transport = transport
+        self._protocol = protocol
+        self._state = State.OPEN
+        self._bad_messages = 0
+        self._close_emitted = False
+        self._lost = asyncio.get_running_loop().create_future()
+        self._logger.info("connected", protocol=protocol)
+        self.emit("open", OpenEvent(protocol, url))
+        while self._offline:
+            waiter = self._offline.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def connection_lost(self, code: int, reason: str = "") -> None:
+        """Called by the transport, once, when the connection is gone."""
+        if self._transport is None:
+            return
+        self._transport = None
+        self._state = State.CLOSED
+        event = CloseEvent(code, reason)
+        lost = ConnectionClosedError(
+            f"connection closed ({code} {reason}) before the response arrived".replace(" )", ")"),
+            code,
+            reason,
+        )
+        for pending in list(self._pending.values()):
+            pending.timer.cancel()
+            if not pending.future.done():
+                pending.future.set_exception(lost)
+        self._pending.clear()
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(event)
+        self._logger.info("disconnected", code=code, reason=reason)
+        self.emit("disconnect", event)
+        self._after_lost(event)
+
+    def _after_lost(self, event: CloseEvent) -> None:
+        """What follows a lost connection; a peer without reconnect closes for good."""
+        self._finish_close(event)
+
+    def _finish_close(self, event: CloseEvent) -> None:
+        """Closed for good: no reconnect follows; emits ``close`` once."""
+        self._state = State.CLOSED
+        self._closed_for_good = True
+        self._reject_offline(ConnectionClosedError("connection closed for good", event.code))
+        if not self._close_emitted:
+            self._close_emitted = True
+            self._logger.debug("closed", code=event.code, reason=event.reason)
+            self.emit("close", event)
+
+    def _reject_offline(self, error: Exception) -> None:
+        while self._offline:
+            waiter = self._offline.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    def _can_queue(self) -> bool:
+        """Whether a call made while not open may wait for the connection."""
+        return False
+
+    async def close(
+        self,
+        code: int = 1000,
+        reason: str = "",
+        *,
+        await_pending: bool = True,
+        force: bool = False,
+    ) -> CloseEvent:
+        """Close the connection; the first close wins and later ones get its result.
+
+        ``await_pending`` lets outbound calls already made finish first (each is
+        bounded by its timeout); ``force`` drops the connection at once and rejects
+        every pending call.
+        """
+        if self._closing is not None:
+            return await asyncio.shield(self._closing)
+        self._closing = asyncio.get_running_loop().create_future()
+        try:
+            event = await self._close(code, reason, await_pending=await_pending, force=force)
+        except BaseException as exc:
+            self._closing.set_exception(exc)
+            self._closing.exception()  # mark retrieved: the caller gets it raised
+            raise
+        self._closing.set_result(event)
+        return event
+
+    async def _close(
+        self, code: int, reason: str, *, await_pending: bool, force: bool
+    ) -> CloseEvent:
+        self._closed_for_good = True
+        self._stop_reconnecting()
+        self._reject_offline(ConnectionClosedError("client closed", code, reason))
+        event = CloseEvent(code, reason)
+        transport = self._transport
+        if transport is None:
+            self._finish_close(event)
+            return event
+        self._state = State.CLOSING
+        closed = ConnectionClosedError(f"closed ({code} {reason}) before a response", code, reason)
+        if force:
+            self._reject_pending(closed)
+        elif await_pending:
+            self._draining = True
+            try:
+                await self._outbound_idle.wait()
+            finally:
+                self._draining = False
+        else:
+            self._reject_pending(closed)
+        try:
+            await transport.close(code, reason, force=force)
+        except Exception as exc:
+            self._logger.warn("transport close failed", error=repr(exc))
+        if self._transport is transport:  # the transport did not report the loss itself
+            self.connection_lost(1006 if force else code, "" if force else reason)
+        return event
+
+    def _stop_reconnecting(self) -> None:
+        """Hook for clients: stop any reconnect in progress."""
+
+    def _reject_pending(self, error: Exception) -> None:
+        for pending in list(self._pending.values()):
+            pending.timer.cancel()
+            if not pending.future.done():
+                pending.future.set_exception(error)
+        self._pending.clear()
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- outbound ------------------------------------------------------------------------
+
+    async def call(
+        self,
+        *args: Any,
+        timeout_ms: float | None = None,
+        retries: int = 0,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Call ``(protocol?, method, params)`` and return the response payload.
+
+        Raises the matching :class:`RPCError` for a CALLERROR, :class:`CallTimeoutError`
+        after ``timeout_ms`` (retried ``retries`` times with jittered backoff, same
+        message id), :class:`ConnectionClosedError` if the connection is or gets closed.
+        """
+        protocol, method, params = _split_call_args(args)
+        if timeout_ms is None:
+            timeout_ms = self._options.call_timeout_ms
+        elif isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int | float):
+            raise TypeError(f"timeout_ms must be a number, not {timeout_ms!r}")
+        elif not timeout_ms > 0 or timeout_ms == math.inf:
+            raise ValueError(f"timeout_ms must be positive and finite, not {timeout_ms!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an integer of 0 or more, not {retries!r}")
+        if idempotency_key is not None and not is_valid_message_id(idempotency_key):
+            raise ValueError(
+                f"idempotency_key must be a string of 1 to 36 characters, not {idempotency_key!r}"
+            )
+        message_id = idempotency_key or str(uuid.uuid4())
+        backoff = Backoff(*RETRY_BACKOFF_MS)
+        while True:
+            try:
+                return await self._call_once(protocol, method, params, message_id, timeout_ms)
+            except CallTimeoutError:
+                if backoff.attempt >= retries:
+                    raise
+                delay = backoff.next_delay()
+                self._logger.debug("retrying call", method=method, attempt=backoff.attempt)
+                await asyncio.sleep(delay / 1000)
+
+    async def safe_call(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        """Like :meth:`call`, but returns None (and logs) instead of raising."""
+        try:
+            return await self.call(*args, **kwargs)
+        except Exception as exc:
+            name = args[-2] if len(args) >= 2 and isinstance(args[-2], str) else args[:1]
+            self._logger.warn("safe_call failed", method=name, error=repr(exc))
+            return None
+
+    async def _wait_until_open(self) -> None:
+        while self._state is not State.OPEN:
+            if self._state is State.CLOSING or not self._can_queue():
+                raise ConnectionClosedError(f"not connected (state {self._state.name})")
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._offline.append(waiter)
+            limit = getattr(self._options, "offline_queue_max_size", math.inf)
+            while len(self._offline) > limit:
+                oldest = self._offline.popleft()
+                if not oldest.done():
+                    oldest.set_exception(
+                        QueueOverflowError(f"offline queue full ({limit}): oldest call dropped")
+                    )
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter in self._offline:
+                    self._offline.remove(waiter)
+                raise
+
+    def _sendable(self) -> bool:
+        return self._state is State.OPEN or (self._state is State.CLOSING and self._draining)
+
+    async def _call_once(
+        self,
+        protocol: str | None,
+        method: str,
+        params: Mapping[str, Any],
+        message_id: str,
+        timeout_ms: float,
+    ) -> dict[str, Any]:
+        await self._wait_until_open()
+        self._outbound += 1
+        self._outbound_idle.clear()
+        try:
+            while True:
+                await self._slots.acquire()
+                if self._sendable():
+                    break
+                self._slots.release()
+                await self._wait_until_open()
+            try:
+                return await self._send_call(protocol, method, params, message_id, timeout_ms)
+            finally:
+                self._slots.release()
+        finally:
+            self._outbound -= 1
+            if self._outbound == 0:
+                self._outbound_idle.set()
+
+    async def _send_call(
+        self,
+        protocol: str | None,
+        method: str,
+        params: Mapping[str, Any],
+        message_id: str,
+        timeout_ms: float,
+    ) -> dict[str, Any]:
+        if protocol is not None and protocol != self._protocol:
+            raise ValueError(
+                f"call for {protocol} on a connection that speaks {self._protocol or 'none'}"
+            )
+        if self._options.is_strict(self._protocol, method):
+            self._validator().validate_request(method, params)
+        if message_id in self._pending:
+            raise ValueError(f"a call with message id {message_id!r} is already in flight")
+        frame = Call(message_id, method, dict(params))
+        try:
+            text = encode(frame)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"params of {method} are not JSON-serializable: {exc}") from exc
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        timer = loop.call_later(timeout_ms / 1000, self._expire, message_id, method, timeout_ms)
+        pending = _Pending(method, future, timer)
+        self._pending[message_id] = pending
+        try:
+            await self._send_text(text)
+            if self.has_listeners("call"):
+                self.emit("call", FrameEvent(frame, True, method))
+            return await future
+        finally:
+            timer.cancel()
+            if self._pending.get(message_id) is pending:
+                del self._pending[message_id]
+
+    def _expire(self, message_id: str, method: str, timeout_ms: float) -> None:
+        pending = self._pending.pop(message_id, None)
+        if pending is None or pending.future.done():
+            return
+        self._late_ids.append(message_id)
+        pending.future.set_exception(
+            CallTimeoutError(f"{method} got no response within {timeout_ms:g} ms")
+        )
+
+    async def send_raw(self, text: str) -> None:
+        """Send ``text`` as it is (no framing, no validation)."""
+        if not isinstance(text, str):
+            raise TypeError(f"send_raw takes a str, not {type(text).__name__}")
+        await self._send_text(text)
+
+    async def send_unconfirmed(self, method: str, params: Mapping[str, Any]) -> str:
+        """Send an OCPP 2.1 SEND message (never answered); returns its message id."""
+        if MessageType.SEND not in version_of(self._protocol).message_types:
+            raise ValueError(f"SEND messages need OCPP 2.1, not {self._protocol}")
+        _, method, params = _split_call_args((method, params))
+        if self._options.is_strict(self._protocol, method):
+            self._validator().validate_request(method, params)
+        frame = Send(str(uuid.uuid4()), method, dict(params))
+        await self._send_text(encode(frame))
+        return frame.message_id
+
+    async def _send_text(self, text: str) -> None:
+        transport = self._transport
+        if transport is None or not (self._state is State.OPEN or self._state is State.CLOSING):
+            raise ConnectionClosedError(f"not connected (state {self._state.name})")
+        try:
+            await transport.send(text)
+        except Exception as exc:
+            raise RPCGenericTransportError(f"sending failed: {exc!r}") from exc
+        if self._logger.exchange_log:
+            self._logger.info("OUT", direction="OUT", message=text)
+        if self.has_listeners("message"):
+            self.emit("message", MessageEvent(text, True))
+
+    def _validator(self) -> Any:
+        from ..rpc.validation import validator_for  # jsonschema loads only when strict
+
+        validator = validator_for(self._protocol or "")
+        if validator is None:
+            raise RPCNotImplementedError(f"no schemas for {self._protocol}: strict mode cannot run")
+        return validator
+
+    # -- inbound ---------------------------------------------------------------------------
+
+    async def receive(self, text: str) -> None:
+        """Called by the transport for every text frame received."""
+        if self._logger.exchange_log:
+            self._logger.info("IN", direction="IN", message=text)
+        if self.has_listeners("message"):
+            self.emit("message", MessageEvent(text, False))
+        frame = parse(text, self._protocol)
+        kind = type(frame)
+        if kind is Call:
+            await self._on_call(frame)  # type: ignore[arg-type]
+        elif kind is CallResult:
+            await self._on_result(frame)  # type: ignore[arg-type]
+        elif kind is CallError:
+            await self._on_error(frame)  # type: ignore[arg-type]
+        elif kind is BadMessage:
+            await self._on_bad(frame)  # type: ignore[arg-type]
+        elif kind is Send:
+            await self._on_send(frame)  # type: ignore[arg-type]
+        else:
+            self._on_result_error(frame)  # type: ignore[arg-type]
+
+    async def _on_call(self, frame: Call) -> None:
+        message_id = frame.message_id
+        if message_id in self._inbound:
+            error: RPCError = (RPCGenericError if self._protocol == OCPP16 else RPCFrameworkError)(
+                f"a call with message id {message_id!r} is already being handled"
+            )
+            await self._on_bad(BadMessage(encode(frame), self._protocol, message_id, error, None))
+            await self._send_error(message_id, error)
+            return
+        if self.has_listeners("call"):
+            self.emit("call", FrameEvent(frame, False, frame.action))
+        try:
+            result = self._dispatch(frame)
+        except Exception as exc:
+            await self._reply_exception(frame, exc)
+            return
+        if inspect.isawaitable(result):
+            task = self._spawn(self._finish_call(frame, result))
+            self._inbound[message_id] = task
+            task.add_done_callback(lambda _: self._inbound.pop(message_id, None))
+            return
+        await self._reply(frame, result)
+
+    def _dispatch(self, frame: Call | Send) -> Any:
+        """Validate (strict mode), find the handler, and call it."""
+        protocol = self._protocol
+        if self._options.is_strict(protocol, frame.action):
+            self._validator().validate_request(frame.action, frame.payload)
+        found = self._handlers.lookup(protocol, frame.action)
+        if found is None:
+            if frame.action in known_actions(protocol or ""):
+                raise RPCNotSupportedError(f"{frame.action} is not supported")
+            raise RPCNotImplementedError(f"{frame.action} is not implemented")
+        handler, wildcard = found
+        context = HandlerContext(frame.payload, frame.action, protocol, frame.message_id, self)
+        return handler(frame.action, context) if wildcard else handler(context)
+
+    async def _finish_call(self, frame: Call, result: Awaitable[Any]) -> None:
+        try:
+            value = await result
+        except Exception as exc:
+            await self._reply_exception(frame, exc)
+            return
+        await self._reply(frame, value)
+
+    async def _reply(self, frame: Call, result: Any) -> None:
+        if result is NOREPLY:
+            return
+        if result is None:
+            result = {}
+        if not isinstance(result, dict):
+            self._logger.error(
+                "handler returned a non-dict", method=frame.action, type=type(result).__name__
+            )
+            await self._send_error(frame.message_id, RPCInternalError("handler returned no object"))
+            return
+        if self._options.is_strict(self._protocol, frame.action):
+            try:
+                self._validator().validate_response(frame.action, result)
+            except RPCError as exc:
+                self._logger.error("handler response failed strict validation", error=exc.message)
+                detail = f"response failed validation: {exc.message}"
+                await self._send_error(frame.message_id, RPCInternalError(detail))
+                return
+        reply = CallResult(frame.message_id, result)
+        try:
+            text = encode(reply)
+        except (TypeError, ValueError) as exc:
+            self._logger.error("handler response is not JSON", method=frame.action, error=str(exc))
+            await self._send_error(frame.message_id, RPCInternalError("response is not JSON"))
+            return
+        if await self._try_send(text) and self.has_listeners("call_result"):
+            self.emit("call_result", FrameEvent(reply, True, frame.action))
+
+    async def _reply_exception(self, frame: Call, exc: Exception) -> None:
+        if isinstance(exc, RPCError):
+            error = exc
+        else:
+            self._logger.error(
+                "handler raised", method=frame.action, error=f"{type(exc).__name__}: {exc}"
+            )
+            if self._options.respond_with_detailed_errors:
+                name = type(exc).__name__
+                error = RPCInternalError(f"{name}: {exc}", {"name": name, "message": str(exc)})
+            else:
+                error = RPCInternalError("an internal error occurred")
+        await self._send_error(frame.message_id, error)
+
+    async def _send_error(
+        self, message_id: str, error: RPCError, kind: MessageType = MessageType.CALLERROR
+    ) -> None:
+        cls = CallError if kind is MessageType.CALLERROR else CallResultError
+        frame = cls(message_id, error.wire_code(self._protocol), error.message, error.details)
+        try:
+            text = encode(frame)
+        except (TypeError, ValueError):
+            frame = cls(message_id, frame.error_code, frame.error_description, {})
+            text = encode(frame)
+        if await self._try_send(text) and self.has_listeners("call_error"):
+            self.emit("call_error", FrameEvent(frame, True))
+
+    async def _try_send(self, text: str) -> bool:
+        """Send a reply; a connection lost meanwhile is logged, not raised."""
+        try:
+            await self._send_text(text)
+        except (ConnectionClosedError, RPCGenericTransportError) as exc:
+            self._logger.warn("could not send reply", error=str(exc))
+            return False
+        return True
+
+    async def _on_result(self, frame: CallResult) -> None:
+        pending = self._pending.pop(frame.message_id, None)
+        if pending is None:
+            await self._unexpected(frame)
+            return
+        pending.timer.cancel()
+        if self.has_listeners("call_result"):
+            self.emit("call_result", FrameEvent(frame, False, pending.action))
+        if pending.future.done():
+            return
+        if self._options.is_strict(self._protocol, pending.action):
+            try:
+                self._validator().validate_response(pending.action, frame.payload)
+            except RPCError as exc:
+                pending.future.set_exception(exc)
+                if MessageType.CALLRESULTERROR in version_of(self._protocol).message_types:
+                    await self._send_error(frame.message_id, exc, MessageType.CALLRESULTERROR)
+                return
+        pending.future.set_result(frame.payload)
+
+    async def _on_error(self, frame: CallError) -> None:
+        pending = self._pending.pop(frame.message_id, None)
+        if pending is None:
+            await self._unexpected(frame)
+            return
+        pending.timer.cancel()
+        if self.has_listeners("call_error"):
+            self.emit("call_error", FrameEvent(frame, False, pending.action))
+        if not pending.future.done():
+            pending.future.set_exception(
+                error_from_code(frame.error_code, frame.error_description, frame.error_details)
+            )
+
+    def _on_result_error(self, frame: CallResultError) -> None:
+        """The other side could not process one of our responses (OCPP 2.1)."""
+        self._logger.warn(
+            "our response was refused",
+            message_id=frame.message_id,
+            code=frame.error_code,
+            description=frame.error_description,
+        )
+        if self.has_listeners("call_error"):
+            self.emit("call_error", FrameEvent(frame, False))
+
+    async def _on_send(self, frame: Send) -> None:
+        if self.has_listeners("call"):
+            self.emit("call", FrameEvent(frame, False, frame.action))
+        try:
+            result = self._dispatch(frame)
+            if inspect.isawaitable(result):
+                self._spawn(self._finish_send(frame, result))
+        except Exception as exc:
+            self._logger.warn("SEND not processed", method=frame.action, error=repr(exc))
+
+    async def _finish_send(self, frame: Send, result: Awaitable[Any]) -> None:
+        try:
+            await result
+        except Exception as exc:
+            self._logger.warn("SEND handler raised", method=frame.action, error=repr(exc))
+
+    async def _unexpected(self, frame: CallResult | CallError) -> None:
+        if frame.message_id in self._late_ids:
+            self._logger.debug("late response to a timed-out call", message_id=frame.message_id)
+            return
+        error = RPCGenericError(f"response to unknown message id {frame.message_id!r}")
+        await self._on_bad(BadMessage(encode(frame), self._protocol, frame.message_id, error, None))
+
+    async def _on_bad(self, verdict: BadMessage) -> None:
+        self._bad_messages += 1
+        self._logger.warn(
+            "bad message",
+            code=verdict.error_code,
+            error=verdict.error.message,
+            count=self._bad_messages,
+        )
+        self.emit("bad_message", BadMessageEvent(verdict.text, verdict.error))
+        reply = verdict.reply_frame()
+        if reply is not None and self._transport is not None:
+            kind = (
+                MessageType.CALLERROR
+                if isinstance(reply, CallError)
+                else MessageType.CALLRESULTERROR
+            )
+            await self._send_error(reply.message_id, verdict.error, kind)
+        if self._bad_messages >= self._options.max_bad_messages and self._closing is None:
+            self._spawn(self.close(*CLOSE_TOO_MANY_BAD_MESSAGES, await_pending=False))

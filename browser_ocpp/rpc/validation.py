@@ -1,0 +1,268 @@
+"""Strict-mode validation of OCPP payloads against the shipped JSON schemas.
+
+Schemas live in ``browser_ocpp/rpc/schemas/<protocol>/<Action>Request.json`` and
+``<Action>Response.json`` (see ``scripts/fetch_schemas.py``).  Works with jsonschema
+4.17 (the Pyodide line) and later; the error picked for an invalid payload is the same
+with both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
+from functools import cache
+from importlib import resources
+from typing import Any, Literal, Protocol
+
+from jsonschema import Draft4Validator, Draft6Validator, Draft7Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.validators import extend
+
+from .errors import (
+    MAX_DESCRIPTION_LENGTH,
+    RPCError,
+    RPCFormationViolationError,
+    RPCNotImplementedError,
+    RPCOccurrenceConstraintViolationError,
+    RPCPropertyConstraintViolationError,
+    RPCTypeConstraintViolationError,
+)
+
+__all__ = ["SchemaValidator", "validator_for"]
+
+Kind = Literal["request", "response"]
+
+_SUFFIX: dict[str, str] = {"request": "Request.json", "response": "Response.json"}
+
+_ERROR_BY_KEYWORD: dict[str, type[RPCError]] = {
+    "type": RPCTypeConstraintViolationError,
+    "required": RPCOccurrenceConstraintViolationError,
+    "minItems": RPCOccurrenceConstraintViolationError,
+    "maxItems": RPCOccurrenceConstraintViolationError,
+    **{
+        keyword: RPCPropertyConstraintViolationError
+        for keyword in (
+            "enum",
+            "const",
+            "pattern",
+            "minLength",
+            "maxLength",
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "multipleOf",
+            "format",
+        )
+    },
+}
+"""Keyword -> error class; anything else (``additionalProperties``...) is a
+Format/FormationViolation."""
+
+
+class _Checker(Protocol):
+    """The part of a jsonschema validator we use."""
+
+    def is_valid(self, instance: Any) -> bool: ...
+
+    def iter_errors(self, instance: Any) -> Iterator[Any]: ...
+
+
+# --- multipleOf: exact decimal arithmetic -------------------------------------------
+
+
+def _is_multiple(value: Any, step: Any) -> bool:
+    """Whether ``value`` is a multiple of ``step``, computed on their decimal texts.
+
+    Floats are compared as the decimals they print as, so 7.7 is a multiple of 0.1.
+    """
+    try:
+        dividend = Decimal(str(value))
+        divisor = Decimal(str(step))
+    except (InvalidOperation, ValueError):
+        return False
+    if not (dividend.is_finite() and divisor.is_finite()) or divisor <= 0:
+        return False
+    # Enough precision that the integer quotient fits and the remainder is exact.
+    digits = len(dividend.as_tuple().digits) + len(divisor.as_tuple().digits)
+    spread = max(0, dividend.adjusted() - divisor.adjusted())
+    context = Context(prec=28 + digits + spread, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    return context.remainder(dividend, divisor).is_zero()
+
+
+def _multiple_of(validator: Any, step: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    """``multipleOf`` keyword that never rejects a valid decimal through float error."""
+    if not validator.is_type(instance, "number"):  # bool is not a number here
+        return
+    if not _is_multiple(instance, step):
+        yield ValidationError(f"{instance!r} is not a multiple of {step}")
+
+
+# --- format: only date-time ---------------------------------------------------------
+
+_DATE_TIME = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
+    r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
+)
+
+
+def _is_date_time(instance: object) -> bool:
+    """RFC 3339 ``date-time``: the grammar, then a real calendar date and time."""
+    if not isinstance(instance, str):
+        return True
+    match = _DATE_TIME.fullmatch(instance)
+    if match is None:
+        return False
+    day, hour_minute, second, sign, offset_hour, offset_minute = match.groups()
+    offset = "+00:00"
+    if sign is not None:
+        if int(offset_hour) > 23 or int(offset_minute) > 59:
+            return False
+        offset = f"{sign}{offset_hour}:{offset_minute}"
+    try:
+        # A leap second (:60) is checked as :59; it must fall at 23:59 UTC.
+        parsed = datetime.fromisoformat(
+            f"{day}T{hour_minute}:{'59' if second == '60' else second}{offset}"
+        )
+        if second == "60":
+            utc = parsed.astimezone(UTC)
+            return (utc.hour, utc.minute) == (23, 59)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+_FORMAT_CHECKER = FormatChecker(formats=())
+# Only date-time is checked.  Other formats (1.6 uses "uri") are not: checking them
+# well needs optional packages that Pyodide does not ship.
+_FORMAT_CHECKER.checks("date-time")(_is_date_time)
+
+
+# --- validator classes --------------------------------------------------------------
+
+_OVERRIDES = {"multipleOf": _multiple_of}
+_DRAFT4 = extend(Draft4Validator, validators=_OVERRIDES)
+_DRAFT6 = extend(Draft6Validator, validators=_OVERRIDES)
+_DRAFT7 = extend(Draft7Validator, validators=_OVERRIDES)
+_CLASS_BY_DRAFT: dict[str, Any] = {"draft-04": _DRAFT4, "draft-06": _DRAFT6, "draft-07": _DRAFT7}
+
+
+def _validator_class(schema: dict[str, Any], protocol: str) -> Any:
+    """The validator class for a schema's ``$schema`` (default by protocol)."""
+    declared = schema.get("$schema")
+    if isinstance(declared, str):
+        for draft, cls in _CLASS_BY_DRAFT.items():
+            if draft in declared:
+                return cls
+    return _DRAFT4 if protocol == "ocpp1.6" else _DRAFT6
+
+
+def _schema_folder(protocol: str) -> Any:
+    return resources.files("browser_ocpp.rpc") / "schemas" / protocol
+
+
+def _build_checker(protocol: str, file_name: str) -> _Checker:
+    """Load one schema and build its validator (no ``check_schema`` at runtime)."""
+    text = (_schema_folder(protocol) / file_name).read_text(encoding="utf-8")
+    schema = json.loads(text)
+    checker: _Checker = _validator_class(schema, protocol)(schema, format_checker=_FORMAT_CHECKER)
+    return checker
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+def _relevance(error: Any) -> tuple[int, bool]:
+    """Our own best_match key: jsonschema 4.18+ changed the default one, and the
+    error picked must not depend on the jsonschema version.  Shallower errors win;
+    ties go to the first in schema order."""
+    return (-len(error.path), error.validator not in ("anyOf", "oneOf"))
+
+
+def _json_path(parts: Iterable[object]) -> str:
+    """``$.idTagInfo.status`` / ``$.items[0]`` / ``$`` for a jsonschema error path."""
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _to_rpc_error(error: Any) -> RPCError:
+    keyword = str(error.validator)
+    path = _json_path(error.absolute_path)
+    cls = _ERROR_BY_KEYWORD.get(keyword, RPCFormationViolationError)
+    message = f"{path}: {error.message}"[:MAX_DESCRIPTION_LENGTH]
+    return cls(message, {"keyword": keyword, "path": path})
+
+
+# --- public API ---------------------------------------------------------------------
+
+
+class SchemaValidator:
+    """Validates the payloads of one protocol; validators are built lazily and kept."""
+
+    def __init__(self, protocol: str) -> None:
+        self.protocol = protocol
+        folder = _schema_folder(protocol)
+        self._files: frozenset[str] = (
+            frozenset(entry.name for entry in folder.iterdir()) if folder.is_dir() else frozenset()
+        )
+        self._checkers: dict[tuple[str, str], _Checker] = {}
+
+    def __repr__(self) -> str:
+        return f"SchemaValidator({self.protocol!r})"
+
+    def has_schema(self, action: str, kind: Kind) -> bool:
+        """Whether a schema ships for ``action``'s request or response."""
+        return f"{action}{_SUFFIX[kind]}" in self._files
+
+    def validate_request(self, action: str, payload: object) -> None:
+        """Raise an RPCError subclass unless ``payload`` is a valid ``action`` request."""
+        self._validate(action, "request", payload)
+
+    def validate_response(self, action: str, payload: object) -> None:
+        """Raise an RPCError subclass unless ``payload`` is a valid ``action`` response."""
+        self._validate(action, "response", payload)
+
+    def _checker(self, action: str, kind: Kind) -> _Checker:
+        key = (action, kind)
+        checker = self._checkers.get(key)
+        if checker is None:
+            if not self.has_schema(action, kind):
+                raise RPCNotImplementedError(f"no {kind} schema for {action} in {self.protocol}")
+            checker = self._checkers.setdefault(
+                key, _build_checker(self.protocol, f"{action}{_SUFFIX[kind]}")
+            )
+        return checker
+
+    def _validate(self, action: str, kind: Kind, payload: object) -> None:
+        checker = self._checker(action, kind)
+        if checker.is_valid(payload):
+            return
+        # Failure path only: a second pass to collect every error and pick one.
+        raise _to_rpc_error(best_match(checker.iter_errors(payload), key=_relevance))
+
+
+_VALIDATORS: dict[str, SchemaValidator] = {}
+
+
+def validator_for(protocol: str) -> SchemaValidator | None:
+    """The (cached) validator of ``protocol``; None when no schemas ship for it."""
+    found = _VALIDATORS.get(protocol)
+    if found is not None:
+        return found
+    if protocol not in _shipped_protocols():
+        return None
+    return _VALIDATORS.setdefault(protocol, SchemaValidator(protocol))
+
+
+@cache
+def _shipped_protocols() -> frozenset[str]:
+    """Names of the protocol folders under ``schemas/``."""
+    root = resources.files("browser_ocpp.rpc") / "schemas"
+    if not root.is_dir():
+        return frozenset()
+    return frozenset(entry.name for entry in root.iterdir() if entry.is_dir())

@@ -1,0 +1,334 @@
+"""Outbound calls: both forms, timeouts, retries, idempotency keys, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from browser_ocpp import (
+    NOREPLY,
+    CallTimeoutError,
+    ConnectionClosedError,
+    HandlerContext,
+    RPCGenericTransportError,
+    RPCSecurityError,
+)
+from browser_ocpp.peer import RPCPeer
+
+from .conftest import PairFactory, collect, wait
+
+
+async def test_call_with_and_without_protocol(pair: PairFactory) -> None:
+    station, csms = await pair("ocpp1.6")
+    csms.handle("Heartbeat", lambda ctx: {"currentTime": "2024-01-01T00:00:00Z"})
+    assert await wait(station.call("Heartbeat", {})) == {"currentTime": "2024-01-01T00:00:00Z"}
+    assert await wait(station.call("ocpp1.6", "Heartbeat", {}))
+    assert await wait(station.call("ocpp1.6", "Heartbeat"))
+    assert await wait(station.call("Heartbeat"))
+
+
+async def test_call_for_another_protocol_raises_before_sending(pair: PairFactory) -> None:
+    station, csms = await pair("ocpp1.6")
+    seen = collect(csms, "message")
+    with pytest.raises(ValueError, match=r"ocpp2\.0\.1 on a connection that speaks ocpp1\.6"):
+        await station.call("ocpp2.0.1", "Heartbeat", {})
+    assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((), TypeError),
+        ((42, {}), TypeError),
+        (("Heartbeat", [1]), TypeError),
+        (("", {}), TypeError),
+        ((5, "Heartbeat", {}), TypeError),
+    ],
+)
+async def test_call_rejects_malformed_arguments(
+    pair: PairFactory, args: tuple[Any, ...], error: type[Exception]
+) -> None:
+    station, _ = await pair()
+    with pytest.raises(error):
+        await station.call(*args)
+
+
+async def test_params_that_are_not_json_raise_a_clear_error(pair: PairFactory) -> None:
+    station, _ = await pair()
+    with pytest.raises(TypeError, match="not JSON-serializable"):
+        await station.call("DataTransfer", {"vendorId": object()})
+    with pytest.raises(TypeError, match="not JSON-serializable"):
+        await station.call("DataTransfer", {"value": float("nan")})
+
+
+async def test_timeout_raises_call_timeout_error_which_is_a_timeout_error(
+    pair: PairFactory,
+) -> None:
+    station, csms = await pair()
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def stall(ctx: HandlerContext) -> None:
+        await never
+
+    csms.handle("Heartbeat", stall)
+    with pytest.raises(TimeoutError) as caught:
+        await wait(station.call("Heartbeat", {}, timeout_ms=30))
+    assert isinstance(caught.value, CallTimeoutError)
+    assert "Heartbeat got no response within 30 ms" in str(caught.value)
+    assert station.pending_calls == 0
+    never.cancel()
+
+
+async def test_default_timeout_comes_from_call_timeout_ms(pair: PairFactory) -> None:
+    station, csms = await pair(a={"call_timeout_ms": 20})
+    csms.handle("Heartbeat", lambda ctx: asyncio.get_running_loop().create_future())
+    with pytest.raises(CallTimeoutError, match="20 ms"):
+        await wait(station.call("Heartbeat", {}))
+
+
+async def test_late_response_after_timeout_is_not_a_bad_message(pair: PairFactory) -> None:
+    station, csms = await pair()
+    release = asyncio.Event()
+
+    async def slow(ctx: HandlerContext) -> dict[str, Any]:
+        await release.wait()
+        return {"currentTime": "2024-01-01T00:00:00Z"}
+
+    csms.handle("Heartbeat", slow)
+    bad = collect(station, "bad_message")
+    with pytest.raises(CallTimeoutError):
+        await wait(station.call("Heartbeat", {}, timeout_ms=20))
+    results = collect(csms, "call_result")
+    release.set()
+    while not results:
+        await asyncio.sleep(0)
+    csms.handle("Heartbeat", lambda ctx: {"currentTime": "x"})
+    assert await wait(station.call("Heartbeat", {})) == {"currentTime": "x"}
+    assert bad == []
+
+
+async def test_retries_resend_on_timeout_with_the_same_message_id(pair: PairFactory) -> None:
+    station, csms = await pair()
+    ids: list[str] = []
+
+    def flaky(ctx: HandlerContext) -> Any:
+        ids.append(ctx.message_id)
+        if len(ids) < 3:
+            return NOREPLY  # as if the response were lost on the way
+        return {"status": "Accepted"}
+
+    csms.handle("ClearCache", flaky)
+    result = await wait(station.call("ClearCache", {}, timeout_ms=30, retries=2), 30)
+    assert result == {"status": "Accepted"}
+    assert len(ids) == 3 and len(set(ids)) == 1
+
+
+async def test_retries_exhausted_raise_the_timeout(pair: PairFactory) -> None:
+    station, csms = await pair()
+    calls = collect(csms, "call")
+    csms.handle("ClearCache", lambda ctx: NOREPLY)
+    with pytest.raises(CallTimeoutError):
+        await wait(station.call("ClearCache", {}, timeout_ms=20, retries=1), 30)
+    assert len(calls) == 2
+
+
+async def test_rpc_errors_are_not_retried(pair: PairFactory) -> None:
+    station, csms = await pair()
+    calls = collect(csms, "call")
+
+    def refuse(ctx: HandlerContext) -> None:
+        raise RPCSecurityError("no")
+
+    csms.handle("ClearCache", refuse)
+    with pytest.raises(RPCSecurityError, match="no"):
+        await wait(station.call("ClearCache", {}, retries=3))
+    assert len(calls) == 1
+
+
+async def test_idempotency_key_is_the_message_id(pair: PairFactory) -> None:
+    station, csms = await pair()
+    seen: list[str] = []
+    csms.handle("Heartbeat", lambda ctx: seen.append(ctx.message_id) or {})
+    await wait(station.call("Heartbeat", {}, idempotency_key="boot-123"))
+    assert seen == ["boot-123"]
+
+
+@pytest.mark.parametrize("key", ["", "x" * 37, 12])
+async def test_idempotency_key_is_validated(pair: PairFactory, key: Any) -> None:
+    station, _ = await pair()
+    with pytest.raises(ValueError, match="1 to 36 characters"):
+        await station.call("Heartbeat", {}, idempotency_key=key)
+
+
+async def test_idempotency_key_already_in_flight_is_refused(pair: PairFactory) -> None:
+    station, csms = await pair(a={"call_concurrency": 2})
+    csms.handle("Heartbeat", lambda ctx: asyncio.get_running_loop().create_future())
+    first = asyncio.ensure_future(station.call("Heartbeat", {}, idempotency_key="k", timeout_ms=50))
+    with pytest.raises(ValueError, match="already in flight"):
+        await wait(station.call("Heartbeat", {}, idempotency_key="k"))
+    with pytest.raises(CallTimeoutError):
+        await wait(first)
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"timeout_ms": 0}, ValueError),
+        ({"timeout_ms": "5"}, TypeError),
+        ({"retries": -1}, ValueError),
+    ],
+)
+async def test_call_options_are_validated(
+    pair: PairFactory, options: dict[str, Any], error: type[Exception]
+) -> None:
+    station, _ = await pair()
+    with pytest.raises(error):
+        await station.call("Heartbeat", {}, **options)
+
+
+async def test_safe_call_returns_none_and_logs(pair: PairFactory) -> None:
+    entries: list[Any] = []
+    station, csms = await pair(a={"logging": {"handler": entries.append}})
+    csms.handle("Heartbeat", lambda ctx: {"currentTime": "t"})
+    assert await wait(station.safe_call("Heartbeat", {})) == {"currentTime": "t"}
+    assert await wait(station.safe_call("Reset", {"type": "Soft"})) is None
+    assert any(
+        e.message == "safe_call failed" and "NotSupported" in e.meta["error"] for e in entries
+    )
+
+
+async def _measure_concurrency(
+    station: RPCPeer, csms: RPCPeer, calls: int
+) -> tuple[int, list[int]]:
+    """Run ``calls`` calls at once; return the peak in flight and the order served."""
+    active = peak = 0
+    order: list[int] = []
+    gate = asyncio.Event()
+
+    async def handler(ctx: HandlerContext) -> dict[str, Any]:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        order.append(ctx.params["data"])
+        if active >= min(calls, station.options.call_concurrency):
+            gate.set()
+        await gate.wait()
+        active -= 1
+        return {"status": "Accepted"}
+
+    csms.handle("DataTransfer", handler)
+    results = await wait(
+        asyncio.gather(
+            *(station.call("DataTransfer", {"vendorId": "v", "data": i}) for i in range(calls))
+        )
+    )
+    assert results == [{"status": "Accepted"}] * calls
+    return peak, order
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_call_concurrency_limits_calls_in_flight_fifo(pair: PairFactory, limit: int) -> None:
+    station, csms = await pair(a={"call_concurrency": limit})
+    peak, order = await _measure_concurrency(station, csms, 7)
+    assert peak == limit
+    assert order == list(range(7))
+
+
+async def test_reconfigure_call_concurrency_applies_to_waiting_calls(pair: PairFactory) -> None:
+    station, csms = await pair()
+    started: list[int] = []
+    release = asyncio.Event()
+    both_started = asyncio.Event()
+
+    async def handler(ctx: HandlerContext) -> dict[str, Any]:
+        started.append(ctx.params["data"])
+        if len(started) == 2:
+            both_started.set()
+        await release.wait()
+        return {"status": "Accepted"}
+
+    csms.handle("DataTransfer", handler)
+    calls = [
+        asyncio.ensure_future(station.call("DataTransfer", {"vendorId": "v", "data": i}))
+        for i in range(2)
+    ]
+    while not started:
+        await asyncio.sleep(0)
+    assert started == [0]
+    station.reconfigure(call_concurrency=2)
+    await wait(both_started.wait())
+    release.set()
+    await wait(asyncio.gather(*calls))
+    assert started == [0, 1]
+
+
+async def test_calls_from_both_sides_may_cross(pair: PairFactory) -> None:
+    station, csms = await pair()
+    from_csms = asyncio.Event()
+
+    async def boot(ctx: HandlerContext) -> dict[str, Any]:
+        # The CSMS calls the station while the station's call is still open.
+        await ctx.client.call("GetVariables", {"getVariableData": []})
+        from_csms.set()
+        return {"status": "Accepted"}
+
+    csms.handle("BootNotification", boot)
+    station.handle("GetVariables", lambda ctx: {"getVariableResult": []})
+    result = await wait(station.call("BootNotification", {"reason": "PowerUp"}))
+    assert result == {"status": "Accepted"} and from_csms.is_set()
+
+
+async def test_send_raw_sends_text_as_is(pair: PairFactory) -> None:
+    station, csms = await pair()
+    seen = collect(csms, "message")
+    csms.handle("Heartbeat", lambda ctx: {"currentTime": "t"})
+    results = collect(station, "message")
+    await station.send_raw('[2,"raw-1","Heartbeat",{}]')
+    while len(results) < 2:
+        await asyncio.sleep(0)
+    assert seen[0].message == '[2,"raw-1","Heartbeat",{}]' and not seen[0].outbound
+    assert json.loads(results[1].message) == [3, "raw-1", {"currentTime": "t"}]
+    with pytest.raises(TypeError):
+        await station.send_raw(b"[]")  # type: ignore[arg-type]
+
+
+async def test_call_when_not_connected_raises(pair: PairFactory) -> None:
+    station = RPCPeer()
+    with pytest.raises(ConnectionClosedError, match="not connected"):
+        await station.call("Heartbeat", {})
+    with pytest.raises(ConnectionClosedError):
+        await station.send_raw("[]")
+
+
+async def test_send_failure_is_a_transport_error(pair: PairFactory) -> None:
+    station, _ = await pair()
+
+    async def broken(text: str) -> None:
+        raise OSError("socket gone")
+
+    station._transport.send = broken  # type: ignore[union-attr]
+    with pytest.raises(RPCGenericTransportError, match="socket gone"):
+        await station.call("Heartbeat", {})
+    assert station.pending_calls == 0
+
+
+async def test_send_unconfirmed_needs_ocpp21_and_is_handled_without_reply(
+    pair: PairFactory,
+) -> None:
+    station, csms = await pair("ocpp2.1")
+    got: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    csms.handle("NotifyPeriodicEventStream", lambda ctx: got.set_result(ctx.params))
+    outgoing = collect(csms, "message")
+    payload = {"id": 1, "pending": 0, "basetime": "2024-01-01T00:00:00Z", "data": []}
+    await station.send_unconfirmed("NotifyPeriodicEventStream", payload)
+    assert await wait(got) == payload
+    csms.handle("Heartbeat", lambda ctx: {"currentTime": "t"})
+    await wait(station.call("Heartbeat", {}))  # anything sent for the SEND would come first
+    sent = [json.loads(m.message) for m in outgoing if m.outbound]
+    assert [frame[0] for frame in sent] == [3]
+    old, _ = await pair("ocpp2.0.1")
+    with pytest.raises(ValueError, match=r"need OCPP 2\.1"):
+        await old.send_unconfirmed("NotifyPeriodicEventStream", payload)
