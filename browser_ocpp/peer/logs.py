@@ -200,7 +200,7 @@ class OCPPLogger:
             return
         method = getattr(target, entry.level if entry.level != "critical" else "fatal", None)
         if method is None:
-            method = getattr(target, "log")
+            method = target.log
             method(level, text)
         else:
             method(text)

@@ -109,7 +109,7 @@ class RPCFormationViolationError(RPCError):
     """The payload is syntactically incorrect (``FormationViolation`` in 1.6)."""
 
     code = "FormatViolation"
-    codes_by_version = {"ocpp1.6": "FormationViolation"}
+    codes_by_version: ClassVar[dict[str, str]] = {"ocpp1.6": "FormationViolation"}
 
 
 RPCFormatViolationError = RPCFormationViolationError
@@ -126,7 +126,7 @@ class RPCOccurrenceConstraintViolationError(RPCError):
     """A field violates occurrence constraints (missing, too many)."""
 
     code = "OccurrenceConstraintViolation"
-    codes_by_version = {"ocpp1.6": "OccurenceConstraintViolation"}
+    codes_by_version: ClassVar[dict[str, str]] = {"ocpp1.6": "OccurenceConstraintViolation"}
 
 
 class RPCTypeConstraintViolationError(RPCError):
@@ -145,14 +145,14 @@ class RPCMessageTypeNotSupportedError(RPCError):
     """A message type number the receiver does not support (2.0.1 and later)."""
 
     code = "MessageTypeNotSupported"
-    codes_by_version = {"ocpp1.6": "GenericError"}
+    codes_by_version: ClassVar[dict[str, str]] = {"ocpp1.6": "GenericError"}
 
 
 class RPCFrameworkError(RPCError):
     """The message is not a valid RPC frame, e.g. its id cannot be read (2.0.1 and later)."""
 
     code = "RpcFrameworkError"
-    codes_by_version = {"ocpp1.6": "FormationViolation"}
+    codes_by_version: ClassVar[dict[str, str]] = {"ocpp1.6": "FormationViolation"}
 
 
 _CLASS_BY_CODE: dict[str, type[RPCError]] = {

@@ -2,8 +2,8 @@
 
 Schemas live in ``browser_ocpp/rpc/schemas/<protocol>/<Action>Request.json`` and
 ``<Action>Response.json`` (see ``scripts/fetch_schemas.py``).  Works with jsonschema
-4.17 (the Pyodide line) and later; the error picked for an invalid payload is the same
-with both.
+4.17 (the Pyodide line) and later: the error class, keyword and path picked for an
+invalid payload are the same with both (jsonschema's message wording may differ).
 """
 
 from __future__ import annotations
@@ -168,6 +168,12 @@ def _build_checker(protocol: str, file_name: str) -> _Checker:
     """Load one schema and build its validator (no ``check_schema`` at runtime)."""
     text = (_schema_folder(protocol) / file_name).read_text(encoding="utf-8")
     schema = json.loads(text)
+    # jsonschema 4.17 cannot follow a $ref inside a $ref'd definition when the root
+    # $id is a URN (urljoin does not join URNs), as in every 2.1 file.  Every $ref in
+    # the shipped schemas is local ("#/definitions/..."), so the root id is not needed.
+    for key in ("$id", "id"):
+        if isinstance(schema.get(key), str):
+            del schema[key]
     checker: _Checker = _validator_class(schema, protocol)(schema, format_checker=_FORMAT_CHECKER)
     return checker
 

@@ -108,13 +108,34 @@ def expect(peer: RPCPeer, name: str) -> asyncio.Future[Any]:
     return future
 
 
-async def wait(awaitable: Awaitable[Any], timeout: float = 5) -> Any:
+async def wait(awaitable: Awaitable[Any], seconds: float = 5) -> Any:
     """Await with a bound, so a broken behaviour fails instead of hanging."""
-    return await asyncio.wait_for(awaitable, timeout)
+    return await asyncio.wait_for(awaitable, seconds)
 
 
-def collect(peer: RPCPeer, name: str) -> list[Any]:
+class Recorder(list[Any]):
+    """Every event of one name from a peer, with a bounded wait for more."""
+
+    def __init__(self, peer: RPCPeer, name: str) -> None:
+        super().__init__()
+        self._changed = asyncio.Event()
+        peer.on(name, self._add)
+
+    def _add(self, *args: Any) -> None:
+        self.append(args[0] if args else None)
+        self._changed.set()
+
+    async def wait_until(self, predicate: Callable[[list[Any]], bool], seconds: float = 5) -> None:
+        """Return once ``predicate(self)`` holds, woken by each new event."""
+        async with asyncio.timeout(seconds):
+            while not predicate(self):
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def wait_len(self, count: int, seconds: float = 5) -> None:
+        await self.wait_until(lambda items: len(items) >= count, seconds)
+
+
+def collect(peer: RPCPeer, name: str) -> Recorder:
     """Every ``name`` event of ``peer`` from now on."""
-    seen: list[Any] = []
-    peer.on(name, lambda *args: seen.append(args[0] if args else None))
-    return seen
+    return Recorder(peer, name)

@@ -103,8 +103,7 @@ async def test_late_response_after_timeout_is_not_a_bad_message(pair: PairFactor
         await wait(station.call("Heartbeat", {}, timeout_ms=20))
     results = collect(csms, "call_result")
     release.set()
-    while not results:
-        await asyncio.sleep(0)
+    await results.wait_len(1)
     csms.handle("Heartbeat", lambda ctx: {"currentTime": "x"})
     assert await wait(station.call("Heartbeat", {})) == {"currentTime": "x"}
     assert bad == []
@@ -241,10 +240,12 @@ async def test_reconfigure_call_concurrency_applies_to_waiting_calls(pair: PairF
     station, csms = await pair()
     started: list[int] = []
     release = asyncio.Event()
+    first_started = asyncio.Event()
     both_started = asyncio.Event()
 
     async def handler(ctx: HandlerContext) -> dict[str, Any]:
         started.append(ctx.params["data"])
+        first_started.set()
         if len(started) == 2:
             both_started.set()
         await release.wait()
@@ -255,9 +256,9 @@ async def test_reconfigure_call_concurrency_applies_to_waiting_calls(pair: PairF
         asyncio.ensure_future(station.call("DataTransfer", {"vendorId": "v", "data": i}))
         for i in range(2)
     ]
-    while not started:
-        await asyncio.sleep(0)
+    await wait(first_started.wait())
     assert started == [0]
+    assert station.pending_calls == 1  # the second call waits for a slot, unsent
     station.reconfigure(call_concurrency=2)
     await wait(both_started.wait())
     release.set()
@@ -287,8 +288,7 @@ async def test_send_raw_sends_text_as_is(pair: PairFactory) -> None:
     csms.handle("Heartbeat", lambda ctx: {"currentTime": "t"})
     results = collect(station, "message")
     await station.send_raw('[2,"raw-1","Heartbeat",{}]')
-    while len(results) < 2:
-        await asyncio.sleep(0)
+    await results.wait_len(2)
     assert seen[0].message == '[2,"raw-1","Heartbeat",{}]' and not seen[0].outbound
     assert json.loads(results[1].message) == [3, "raw-1", {"currentTime": "t"}]
     with pytest.raises(TypeError):

@@ -198,11 +198,13 @@ async def test_duplicate_in_flight_call_id_is_refused_not_run_twice(
 ) -> None:
     station, csms = await pair(protocol)
     runs = 0
+    running = asyncio.Event()
     release = asyncio.Event()
 
     async def slow(ctx: HandlerContext) -> dict[str, Any]:
         nonlocal runs
         runs += 1
+        running.set()
         await release.wait()
         return {"currentTime": "t"}
 
@@ -211,18 +213,15 @@ async def test_duplicate_in_flight_call_id_is_refused_not_run_twice(
     replies = collect(station, "message")
     frame = '[2,"dup-1","Heartbeat",{}]'
     await station.send_raw(frame)
-    while runs == 0:
-        await asyncio.sleep(0)
+    await wait(running.wait())
     await station.send_raw(frame)
-    while not [m for m in replies if not m.outbound]:
-        await asyncio.sleep(0)
-    first_reply = json.loads([m.message for m in replies if not m.outbound][0])
-    assert first_reply[:3] == [4, "dup-1", code]
+    inbound = lambda items: [m.message for m in items if not m.outbound]  # noqa: E731
+    await replies.wait_until(lambda items: len(inbound(items)) >= 1)
+    assert json.loads(inbound(replies)[0])[:3] == [4, "dup-1", code]
     assert runs == 1 and isinstance(bad[0].error, error)
     release.set()
-    while len([m for m in replies if not m.outbound]) < 2:
-        await asyncio.sleep(0)
-    assert json.loads([m.message for m in replies if not m.outbound][1]) == [
+    await replies.wait_until(lambda items: len(inbound(items)) >= 2)
+    assert json.loads(inbound(replies)[1]) == [
         3,
         "dup-1",
         {"currentTime": "t"},

@@ -1,0 +1,266 @@
+"""The shared reconnect policy and offline queue, on in-memory connections."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from browser_ocpp import (
+    CloseEvent,
+    ConnectionClosedError,
+    QueueOverflowError,
+    ReconnectEvent,
+    State,
+    UnexpectedHttpResponse,
+    WebsocketUpgradeError,
+)
+from browser_ocpp.peer import RPCPeer
+
+from .conftest import Hub, MemoryClient, collect, expect, wait
+
+FAST = {"backoff_min": 5, "backoff_max": 40}
+
+
+def heartbeat(server: RPCPeer) -> None:
+    server.handle("Heartbeat", lambda ctx: {"currentTime": "t"})
+
+
+async def test_connect_opens_and_reports_protocol(clients: list[RPCPeer]) -> None:
+    hub = Hub("ocpp2.0.1")
+    client = MemoryClient(hub, identity="CP 7/x", query={"token": "a"})
+    clients.append(client)
+    opened = expect(client, "open")
+    connecting = expect(client, "connecting")
+    await wait(client.connect())
+    assert client.state is State.OPEN and client.protocol == "ocpp2.0.1"
+    assert (await wait(connecting)).url == "ws://memory/ocpp/CP%207%2Fx?token=a"
+    assert (await wait(opened)).protocol == "ocpp2.0.1"
+
+
+async def test_connect_failure_raises_and_does_not_reconnect(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    hub.refuse_with = UnexpectedHttpResponse(503, "Service Unavailable")
+    client = MemoryClient(hub, **FAST)
+    clients.append(client)
+    errors = collect(client, "error")
+    with pytest.raises(UnexpectedHttpResponse, match="503"):
+        await wait(client.connect())
+    assert client.state is State.CLOSED and hub.attempts == 1 and len(errors) == 1
+
+
+@pytest.mark.parametrize("options", [{"identity": ""}, {"endpoint": "http://x"}, {"endpoint": ""}])
+async def test_connect_checks_options(clients: list[RPCPeer], options: dict[str, Any]) -> None:
+    client = MemoryClient(Hub(), **options)
+    with pytest.raises(ValueError, match="identity|endpoint"):
+        await client.connect()
+
+
+async def test_reconnects_after_drop_with_events_and_backoff(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    hub.setup = heartbeat
+    client = MemoryClient(hub, **FAST)
+    clients.append(client)
+    await wait(client.connect())
+    disconnected = expect(client, "disconnect")
+    reconnects = collect(client, "reconnect")
+    opens = collect(client, "open")
+    await hub.drop()
+    assert (await wait(disconnected)).code == 1006
+    await opens.wait_len(1)
+    assert reconnects[0].attempt == 1 and 5 <= reconnects[0].delay_ms <= 40
+    assert client.state is State.OPEN and client.reconnect_attempt == 0  # reset after open
+    assert await wait(client.call("Heartbeat", {})) == {"currentTime": "t"}
+
+
+async def test_attempts_count_up_within_backoff_bounds_then_give_up(
+    clients: list[RPCPeer],
+) -> None:
+    hub = Hub()
+    client = MemoryClient(hub, max_reconnects=4, **FAST)
+    clients.append(client)
+    await wait(client.connect())
+    reconnects = collect(client, "reconnect")
+    closed = expect(client, "close")
+    hub.refuse_with = UnexpectedHttpResponse(502, "Bad Gateway")
+    await hub.drop()
+    event = await wait(closed)
+    assert [r.attempt for r in reconnects] == [1, 2, 3, 4]
+    assert all(5 <= r.delay_ms <= 40 for r in reconnects)
+    assert reconnects[-1].delay_ms >= 20  # doubled up to the maximum: 5, 10, 20, 40
+    assert event.code == 1006 and "502" in event.reason
+    assert client.state is State.CLOSED and hub.attempts == 1 + 4
+
+
+async def test_backoff_reaches_but_never_exceeds_the_maximum(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    client = MemoryClient(hub, max_reconnects=8, backoff_min=1, backoff_max=8)
+    clients.append(client)
+    await wait(client.connect())
+    reconnects = collect(client, "reconnect")
+    closed = expect(client, "close")
+    hub.refuse_with = ConnectionRefusedError("refused")
+    await hub.drop()
+    await wait(closed)
+    delays = [r.delay_ms for r in reconnects]
+    assert len(delays) == 8 and all(1 <= d <= 8 for d in delays)
+    assert all(d >= 4 for d in delays[3:])  # from the fourth step on: upper half of 8
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UnexpectedHttpResponse(401, "Unauthorized"),
+        WebsocketUpgradeError("no subprotocol", retryable=False),
+    ],
+)
+async def test_intolerable_failures_stop_reconnecting(
+    clients: list[RPCPeer], error: Exception
+) -> None:
+    hub = Hub()
+    client = MemoryClient(hub, **FAST)
+    clients.append(client)
+    await wait(client.connect())
+    closed = expect(client, "close")
+    hub.refuse_with = error
+    await hub.drop()
+    await wait(closed)
+    assert hub.attempts == 2 and client.state is State.CLOSED
+
+
+async def test_no_reconnect_when_disabled(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    client = MemoryClient(hub, reconnect=False)
+    clients.append(client)
+    await wait(client.connect())
+    closed = expect(client, "close")
+    await hub.drop()
+    assert (await wait(closed)).code == 1006
+    assert hub.attempts == 1
+
+
+async def test_close_during_backoff_stops_reconnecting(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    client = MemoryClient(hub, backoff_min=10_000, backoff_max=10_000)
+    clients.append(client)
+    await wait(client.connect())
+    reconnecting = expect(client, "reconnect")
+    await hub.drop()
+    await wait(reconnecting)
+    closed = expect(client, "close")
+    assert await wait(client.close(1000, "stop")) == CloseEvent(1000, "stop")
+    assert await wait(closed) == CloseEvent(1000, "stop")
+    assert client.state is State.CLOSED and hub.attempts == 1
+
+
+async def test_connect_again_after_close(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    hub.setup = heartbeat
+    client = MemoryClient(hub)
+    clients.append(client)
+    await wait(client.connect())
+    await wait(client.close())
+    await wait(client.connect())
+    assert await wait(client.call("Heartbeat", {})) == {"currentTime": "t"}
+
+
+async def test_offline_queue_delivers_calls_made_while_disconnected(
+    clients: list[RPCPeer],
+) -> None:
+    hub = Hub()
+    received: list[str] = []
+    hub.setup = lambda server: server.handle(
+        "DataTransfer", lambda ctx: received.append(ctx.params["data"]) or {"status": "Accepted"}
+    )
+    client = MemoryClient(hub, offline_queue=True, backoff_min=30, backoff_max=30)
+    clients.append(client)
+    await wait(client.connect())
+    reconnecting = expect(client, "reconnect")
+    await hub.drop()
+    await wait(reconnecting)
+    assert client.state is State.CONNECTING
+    calls = [
+        asyncio.ensure_future(client.call("DataTransfer", {"vendorId": "v", "data": str(i)}))
+        for i in range(3)
+    ]
+    results = await wait(asyncio.gather(*calls))
+    assert results == [{"status": "Accepted"}] * 3
+    assert received == ["0", "1", "2"]  # in the order they were made
+
+
+async def test_calls_before_first_connect_are_queued(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    hub.setup = heartbeat
+    client = MemoryClient(hub, offline_queue=True)
+    clients.append(client)
+    call = asyncio.ensure_future(client.call("Heartbeat", {}))
+    await asyncio.sleep(0)
+    assert not call.done()
+    await wait(client.connect())
+    assert await wait(call) == {"currentTime": "t"}
+
+
+async def test_offline_queue_overflow_rejects_the_oldest(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    hub.setup = heartbeat
+    client = MemoryClient(hub, offline_queue=True, offline_queue_max_size=2)
+    clients.append(client)
+    calls = [asyncio.ensure_future(client.call("Heartbeat", {})) for _ in range(3)]
+    await asyncio.sleep(0)
+    with pytest.raises(QueueOverflowError, match="offline queue full"):
+        await wait(calls[0])
+    await wait(client.connect())
+    assert await wait(asyncio.gather(*calls[1:])) == [{"currentTime": "t"}] * 2
+
+
+async def test_close_rejects_queued_calls(clients: list[RPCPeer]) -> None:
+    client = MemoryClient(Hub(), offline_queue=True)
+    clients.append(client)
+    call = asyncio.ensure_future(client.call("Heartbeat", {}))
+    await asyncio.sleep(0)
+    await wait(client.close())
+    with pytest.raises(ConnectionClosedError, match="closed"):
+        await wait(call)
+
+
+async def test_giving_up_rejects_queued_calls(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    client = MemoryClient(hub, offline_queue=True, max_reconnects=1, **FAST)
+    clients.append(client)
+    await wait(client.connect())
+    hub.refuse_with = ConnectionRefusedError("down")
+    reconnecting = expect(client, "reconnect")
+    await hub.drop()
+    await wait(reconnecting)
+    call = asyncio.ensure_future(client.call("Heartbeat", {}))
+    with pytest.raises(ConnectionClosedError, match="for good"):
+        await wait(call)
+
+
+async def test_without_offline_queue_calls_fail_fast_while_disconnected(
+    clients: list[RPCPeer],
+) -> None:
+    hub = Hub()
+    client = MemoryClient(hub, backoff_min=10_000, backoff_max=10_000)
+    clients.append(client)
+    await wait(client.connect())
+    reconnecting = expect(client, "reconnect")
+    await hub.drop()
+    await wait(reconnecting)
+    with pytest.raises(ConnectionClosedError, match="not connected"):
+        await client.call("Heartbeat", {})
+
+
+def test_reconnect_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="backoff_max"):
+        MemoryClient(Hub(), backoff_min=100, backoff_max=10)
+    with pytest.raises(ValueError, match="max_reconnects"):
+        MemoryClient(Hub(), max_reconnects=-1)
+    with pytest.raises(ValueError, match="offline_queue_max_size"):
+        MemoryClient(Hub(), offline_queue_max_size=0)
+    client = MemoryClient(Hub())
+    client.reconfigure(backoff_min=7, backoff_max=9, identity="CP-9")
+    assert client.url.endswith("/CP-9") and client.identity == "CP-9"
+    event = ReconnectEvent(1, 7.0)
+    assert event.attempt == 1
