@@ -137,30 +137,30 @@ class OCPPLogger:
     def exchange_log(self) -> bool:
         return self.config.enabled and self.config.exchange_log
 
-    def trace(self, message: str, meta: Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def trace(self, message: str, meta: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         self.log(TRACE, message, meta, **fields)
 
-    def debug(self, message: str, meta: Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def debug(self, message: str, meta: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         self.log(logging.DEBUG, message, meta, **fields)
 
-    def info(self, message: str, meta: Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def info(self, message: str, meta: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         self.log(logging.INFO, message, meta, **fields)
 
-    def warn(self, message: str, meta: Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def warn(self, message: str, meta: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         self.log(logging.WARNING, message, meta, **fields)
 
     warning = warn
 
-    def error(self, message: str, meta: Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def error(self, message: str, meta: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         self.log(logging.ERROR, message, meta, **fields)
 
-    def fatal(self, message: str, meta: Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def fatal(self, message: str, meta: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         self.log(logging.CRITICAL, message, meta, **fields)
 
     critical = fatal
 
     def log(
-        self, level: int, message: str, meta: Mapping[str, Any] | None = None, **fields: Any
+        self, level: int, message: str, meta: Mapping[str, Any] | None = None, /, **fields: Any
     ) -> None:
         if level < self._threshold:
             return

@@ -75,7 +75,7 @@ class PeerOptions:
         strict = self.strict_mode
         if strict is False or protocol is None:
             return False
-        if strict is not True and protocol not in strict:  # type: ignore[operator]
+        if strict is not True and protocol not in strict:
             return False
         methods = self.strict_mode_methods
         return methods is None or method in methods

@@ -126,7 +126,7 @@ def test_reconfigure_checks_names_and_values() -> None:
     peer.reconfigure(call_timeout_ms=5, respond_with_detailed_errors=True)
     assert peer.options.call_timeout_ms == 5
     assert peer.options.respond_with_detailed_errors is True
-    with pytest.raises(TypeError, match="unknown option.*no_such"):
+    with pytest.raises(TypeError, match=r"unknown option.*no_such"):
         peer.reconfigure(no_such=1)
     with pytest.raises(ValueError, match="call_concurrency must be positive"):
         peer.reconfigure(call_concurrency=0)

@@ -53,7 +53,7 @@ async def test_connect_failure_raises_and_does_not_reconnect(clients: list[RPCPe
 @pytest.mark.parametrize("options", [{"identity": ""}, {"endpoint": "http://x"}, {"endpoint": ""}])
 async def test_connect_checks_options(clients: list[RPCPeer], options: dict[str, Any]) -> None:
     client = MemoryClient(Hub(), **options)
-    with pytest.raises(ValueError, match="identity|endpoint"):
+    with pytest.raises(ValueError, match=r"identity|endpoint"):
         await client.connect()
 
 
