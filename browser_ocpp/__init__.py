@@ -95,11 +95,18 @@ __all__ = [
     "__version__",
 ]
 
-# Public names whose modules import optional, platform-specific libraries.
-_LAZY: dict[str, str] = {}
+# Public names whose modules import websockets: loaded on first use.
+_LAZY: dict[str, str] = {
+    "AuthContext": ".server",
+    "OCPPClient": ".server",
+    "OCPPServer": ".server",
+    "OCPPServerClient": ".server",
+    "SecurityProfile": ".server",
+}
+__all__ += list(_LAZY)
 
 if TYPE_CHECKING:
-    pass
+    from .server import AuthContext, OCPPClient, OCPPServer, OCPPServerClient, SecurityProfile
 
 
 def __getattr__(name: str) -> Any:

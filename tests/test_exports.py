@@ -20,6 +20,7 @@ PUBLIC = {
     "RPCOccurrenceConstraintViolationError", "RPCPeer", "RPCPropertyConstraintViolationError",
     "RPCProtocolError", "RPCSecurityError", "RPCTypeConstraintViolationError",
     "ReconnectEvent", "State", "UnexpectedHttpResponse", "WebsocketUpgradeError",
+    "AuthContext", "OCPPClient", "OCPPServer", "OCPPServerClient", "SecurityProfile",
     "__version__",
 }  # fmt: skip
 

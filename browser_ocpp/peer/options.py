@@ -13,7 +13,9 @@ from .logs import LoggingConfig
 __all__ = ["ClientOptions", "PeerOptions"]
 
 
-def _positive(name: str, value: float, *, integer: bool = False, infinite: bool = False) -> None:
+def check_positive(
+    name: str, value: float, *, integer: bool = False, infinite: bool = False
+) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{name} must be a number, not {value!r}")
     if integer and not (isinstance(value, int) or (infinite and value == math.inf)):
@@ -22,7 +24,7 @@ def _positive(name: str, value: float, *, integer: bool = False, infinite: bool 
         raise ValueError(f"{name} must be positive{' (or math.inf)' if infinite else ''}")
 
 
-def _names(name: str, value: object) -> tuple[str, ...]:
+def check_names(name: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise TypeError(f"{name} must be a list of strings, not {value!r}")
     if not all(isinstance(item, str) and item for item in value):
@@ -43,13 +45,13 @@ class PeerOptions:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def __post_init__(self) -> None:
-        _positive("call_timeout_ms", self.call_timeout_ms)
-        _positive("call_concurrency", self.call_concurrency, integer=True)
-        _positive("max_bad_messages", self.max_bad_messages, integer=True, infinite=True)
+        check_positive("call_timeout_ms", self.call_timeout_ms)
+        check_positive("call_concurrency", self.call_concurrency, integer=True)
+        check_positive("max_bad_messages", self.max_bad_messages, integer=True, infinite=True)
         if not isinstance(self.strict_mode, bool):
-            object.__setattr__(self, "strict_mode", _names("strict_mode", self.strict_mode))
+            object.__setattr__(self, "strict_mode", check_names("strict_mode", self.strict_mode))
         if self.strict_mode_methods is not None:
-            methods = _names("strict_mode_methods", self.strict_mode_methods)
+            methods = check_names("strict_mode_methods", self.strict_mode_methods)
             object.__setattr__(self, "strict_mode_methods", frozenset(methods))
         object.__setattr__(self, "logging", LoggingConfig.coerce(self.logging))
 
@@ -102,7 +104,7 @@ class ClientOptions(PeerOptions):
             raise TypeError(f"identity must be a string, not {self.identity!r}")
         if not isinstance(self.endpoint, str):
             raise TypeError(f"endpoint must be a string, not {self.endpoint!r}")
-        object.__setattr__(self, "protocols", _names("protocols", self.protocols))
+        object.__setattr__(self, "protocols", check_names("protocols", self.protocols))
         if self.query is not None and not isinstance(self.query, Mapping):
             raise TypeError(f"query must be a mapping of strings, not {self.query!r}")
         if isinstance(self.max_reconnects, bool) or not isinstance(
@@ -111,11 +113,11 @@ class ClientOptions(PeerOptions):
             raise TypeError(f"max_reconnects must be an integer, not {self.max_reconnects!r}")
         if self.max_reconnects < 0:
             raise ValueError("max_reconnects must be 0 or more")
-        _positive("backoff_min", self.backoff_min)
-        _positive("backoff_max", self.backoff_max)
+        check_positive("backoff_min", self.backoff_min)
+        check_positive("backoff_max", self.backoff_max)
         if self.backoff_max < self.backoff_min:
             raise ValueError("backoff_max must not be below backoff_min")
-        _positive("offline_queue_max_size", self.offline_queue_max_size, integer=True)
+        check_positive("offline_queue_max_size", self.offline_queue_max_size, integer=True)
 
     def check_connectable(self) -> None:
         """Raise a clear error if the client cannot connect as configured."""

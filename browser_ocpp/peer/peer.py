@@ -151,6 +151,8 @@ class RPCPeer(EventEmitter):
         self._closed_for_good = False
         self._close_emitted = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.last_activity = 0.0
+        """Event-loop time of the last frame sent or received."""
         self._logger = OCPPLogger(options.logging, self.component, self._identity)
 
     # -- properties -----------------------------------------------------------------
@@ -232,7 +234,9 @@ class RPCPeer(EventEmitter):
         self._state = State.OPEN
         self._bad_messages = 0
         self._close_emitted = False
-        self._lost = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._lost = loop.create_future()
+        self.last_activity = loop.time()
         self._logger.info("connected", protocol=protocol)
         self.emit("open", OpenEvent(protocol, url))
         while self._offline:
@@ -529,6 +533,7 @@ class RPCPeer(EventEmitter):
             await transport.send(text)
         except Exception as exc:
             raise RPCGenericTransportError(f"sending failed: {exc!r}") from exc
+        self.last_activity = asyncio.get_running_loop().time()
         if self._logger.exchange_log:
             self._logger.info("OUT", direction="OUT", message=text)
         if self.has_listeners("message"):
@@ -546,6 +551,7 @@ class RPCPeer(EventEmitter):
 
     async def receive(self, text: str) -> None:
         """Called by the transport for every text frame received."""
+        self.last_activity = asyncio.get_running_loop().time()
         if self._logger.exchange_log:
             self._logger.info("IN", direction="IN", message=text)
         if self.has_listeners("message"):

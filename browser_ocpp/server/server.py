@@ -1,0 +1,387 @@
+"""OCPPServer: a CSMS foundation on the ``websockets`` asyncio server."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import ssl
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from ..peer import EventEmitter, OCPPLogger, RPCPeer
+from ..peer.options import PeerOptions
+from ..rpc.errors import ConnectionClosedError
+from .handshake import AuthContext, Handshake
+from .options import SecurityProfile, ServerOptions
+from .tls import load_chain, server_context
+from .transport import WebSocketTransport
+
+__all__ = ["OCPPServer", "OCPPServerClient"]
+
+AuthHandler = Callable[[AuthContext], Any]
+
+CLOSE_REPLACED = (4000, "replaced by a new connection with the same identity")
+CLOSE_SESSION_EXPIRED = (4001, "session expired after inactivity")
+CLOSE_SHUTDOWN = (1001, "server shutting down")
+CLOSE_NO_SUBPROTOCOL = 1002
+BROADCAST_CONCURRENCY = 100
+MAX_CLOSE_REASON_BYTES = 123
+
+
+class OCPPServerClient(RPCPeer):
+    """A connected station, as the server sees it."""
+
+    component = "OCPPServerClient"
+
+    def __init__(
+        self,
+        options: PeerOptions,
+        handshake: Handshake,
+        session: dict[str, Any],
+        server: OCPPServer,
+    ) -> None:
+        super().__init__(options)
+        self._identity = handshake.identity
+        self._logger = server.logger.child(self.component, handshake.identity)
+        self.handshake = handshake
+        self.session = session
+        self.server = server
+
+
+class OCPPServer(EventEmitter):
+    """Accepts stations over WebSocket and gives each one an :class:`OCPPServerClient`.
+
+    Events: ``client`` (a new connection, before its first frame is read),
+    ``security_event`` (a dict: type, identity, remote_address, reason, time),
+    ``error``.
+    """
+
+    events = frozenset({"client", "security_event", "error"})
+
+    def __init__(self, options: ServerOptions | None = None, **kwargs: Any) -> None:
+        super().__init__()
+        if options is None:
+            options = ServerOptions.from_kwargs(kwargs)
+        elif kwargs:
+            options = options.replace(**kwargs)
+        self._options = options
+        self._peer_options = options.peer_options()
+        self._logger = OCPPLogger(options.logging, "OCPPServer")
+        self._auth: AuthHandler | None = None
+        self._server: Server | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._clients: dict[str, OCPPServerClient] = {}
+        self._decisions: weakref.WeakKeyDictionary[ServerConnection, AuthContext] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._started = time.monotonic()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- properties ------------------------------------------------------------------
+
+    @property
+    def options(self) -> ServerOptions:
+        return self._options
+
+    @property
+    def logger(self) -> OCPPLogger:
+        return self._logger
+
+    @property
+    def clients(self) -> Mapping[str, OCPPServerClient]:
+        """Connected stations by identity (read-only view)."""
+        return self._clients
+
+    @property
+    def port(self) -> int:
+        """The bound port (after :meth:`listen`)."""
+        if self._server is None:
+            raise RuntimeError("the server is not listening")
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    # -- setup -------------------------------------------------------------------------
+
+    def auth(self, handler: AuthHandler) -> AuthHandler:
+        """Set the handshake handler; it calls ``ctx.accept(...)`` or ``ctx.reject(...)``."""
+        if not callable(handler):
+            raise TypeError("auth handler must be callable")
+        self._auth = handler
+        return handler
+
+    async def listen(self, port: int = 0, host: str = "127.0.0.1") -> int:
+        """Start listening; port 0 picks a free port. Returns the bound port."""
+        if self._server is not None:
+            raise RuntimeError("the server is already listening")
+        options = self._options
+        profile = options.security_profile
+        if profile in (SecurityProfile.BASIC_AUTH, SecurityProfile.TLS_BASIC_AUTH) and (
+            self._auth is None
+        ):
+            raise ValueError(f"security profile {int(profile)} needs server.auth(handler)")
+        if profile >= SecurityProfile.TLS_BASIC_AUTH:
+            self._ssl = server_context(
+                options.tls or {}, client_certificates=profile is SecurityProfile.TLS_CLIENT_CERT
+            )
+        self._server = await serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            ssl=self._ssl,
+            max_size=options.max_payload_bytes,
+            open_timeout=options.handshake_timeout_ms / 1000,
+            compression="deflate" if options.compression else None,
+            server_header=None,
+        )
+        self._sweeper = asyncio.ensure_future(self._sweep())
+        self._logger.info("listening", host=host, port=self.port, profile=int(profile))
+        return self.port
+
+    def update_tls(self, cert: str | bytes, key: str | bytes, password: Any = None) -> None:
+        """Load a new certificate and key for new connections; open ones stay up."""
+        if self._ssl is None:
+            raise RuntimeError("TLS is not in use (security profile 2 or 3 and listen())")
+        load_chain(self._ssl, cert, key, password)
+        self._logger.info("TLS certificate reloaded")
+
+    async def close(self, code: int = CLOSE_SHUTDOWN[0], reason: str = CLOSE_SHUTDOWN[1]) -> None:
+        """Close every connection cleanly, then stop listening."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        await asyncio.gather(
+            *(
+                client.close(code, reason, await_pending=False)
+                for client in list(self._clients.values())
+            ),
+            return_exceptions=True,
+        )
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    # -- handshake -----------------------------------------------------------------------
+
+    def _security_event(
+        self, kind: str, handshake: Handshake | None, reason: str, remote: Any
+    ) -> None:
+        event = {
+            "type": kind,
+            "identity": handshake.identity if handshake else None,
+            "remote_address": remote,
+            "reason": reason,
+            "time": time.time(),
+        }
+        self._logger.warn("security event", **event)
+        self.emit("security_event", event)
+
+    @staticmethod
+    def _offered(headers: Headers) -> list[str]:
+        offered: list[str] = []
+        for value in headers.get_all("Sec-WebSocket-Protocol"):
+            offered.extend(item.strip() for item in value.split(",") if item.strip())
+        return offered
+
+    @staticmethod
+    def _refuse(connection: ServerConnection, status: int, message: str) -> Response:
+        text = message or HTTPStatus(status).phrase
+        response = connection.respond(status, text + "\n")
+        if status == HTTPStatus.UNAUTHORIZED:
+            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+        return response
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        remote = connection.remote_address
+        headers = {name: value for name, value in request.headers.raw_items()}
+        certificate = connection.transport.get_extra_info("peercert") if self._ssl else None
+        try:
+            handshake = Handshake.parse(
+                request.path, headers, self._offered(request.headers), remote, certificate
+            )
+        except ValueError as exc:
+            self._security_event("UPGRADE_ABORTED", None, str(exc), remote)
+            return self._refuse(connection, 400, str(exc))
+        context = AuthContext(handshake)
+        profile = self._options.security_profile
+        if profile in (SecurityProfile.BASIC_AUTH, SecurityProfile.TLS_BASIC_AUTH) and (
+            handshake.password is None
+        ):
+            reason = "missing or malformed Basic credentials for this identity"
+            self._security_event("AUTH_FAILED", handshake, reason, remote)
+            return self._refuse(connection, 401, reason)
+        if self._auth is None:
+            context.accept()
+        else:
+            try:
+                result = self._auth(context)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                self._logger.error("auth handler raised", error=repr(exc))
+                self.emit("error", exc)
+                return self._refuse(connection, 500, "authentication failed")
+            if not context.decided:
+                context.reject(401, "not accepted")
+        if not context.accepted:
+            self._security_event("AUTH_FAILED", handshake, context.message, remote)
+            return self._refuse(connection, context.status, context.message)
+        self._decisions[connection] = context
+        return None
+
+    def _select_subprotocol(
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        context = self._decisions.get(connection)
+        if context is not None and context.protocol is not None:
+            return Subprotocol(context.protocol)
+        choice = next((p for p in self._options.protocols if p in offered), None)
+        return None if choice is None else Subprotocol(choice)
+
+    # -- connections ---------------------------------------------------------------------
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        context = self._decisions.pop(connection, None)
+        if context is None:  # cannot happen: process_request accepted it
+            await connection.close(1011, "handshake state lost")
+            return
+        protocol = connection.subprotocol
+        if protocol is None and self._options.protocols:
+            offered = ", ".join(context.handshake.protocols) or "none"
+            ours = ", ".join(self._options.protocols)
+            reason = f"no common subprotocol (offered: {offered}; server: {ours})"
+            reason = reason.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+            self._security_event(
+                "UPGRADE_ABORTED", context.handshake, reason, connection.remote_address
+            )
+            await connection.close(CLOSE_NO_SUBPROTOCOL, reason)
+            return
+        identity = context.identity
+        client = OCPPServerClient(self._peer_options, context.handshake, context.session, self)
+        transport = WebSocketTransport(connection)
+        previous = self._clients.get(identity)
+        self._clients[identity] = client
+        if previous is not None:
+            self._logger.info(
+                "identity reconnected: closing the previous connection", identity=identity
+            )
+            self._spawn(previous.close(*CLOSE_REPLACED, await_pending=False))
+        client.attach(transport, protocol)
+        self.emit("client", client)
+        transport.start(client)
+        assert transport.reader is not None
+        try:
+            await asyncio.shield(transport.reader)
+        finally:
+            if self._clients.get(identity) is client:
+                del self._clients[identity]
+
+    async def _sweep(self) -> None:
+        """Close connections idle (no frame either way) for longer than session_ttl_ms."""
+        loop = asyncio.get_running_loop()
+        ttl = self._options.session_ttl_ms / 1000
+        while True:
+            await asyncio.sleep(min(ttl / 4, 60.0))
+            deadline = loop.time() - ttl
+            for client in list(self._clients.values()):
+                if client.last_activity < deadline:
+                    client.logger.info("closing idle session")
+                    self._spawn(client.close(*CLOSE_SESSION_EXPIRED, await_pending=False))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._listener_tasks.add(task)
+        task.add_done_callback(self._listener_tasks.discard)
+
+    # -- calls to stations -----------------------------------------------------------------
+
+    def _client(self, identity: str) -> OCPPServerClient:
+        client = self._clients.get(identity)
+        if client is None:
+            raise ConnectionClosedError(f"no station with identity {identity!r} is connected")
+        return client
+
+    async def send_to_client(self, identity: str, *args: Any, **options: Any) -> dict[str, Any]:
+        """``client.call`` on the station ``identity``: ``(identity, protocol?, method,
+        params, timeout_ms=...)``; raises ConnectionClosedError if it is not connected."""
+        return await self._client(identity).call(*args, **options)
+
+    async def safe_send_to_client(
+        self, identity: str, *args: Any, **options: Any
+    ) -> dict[str, Any] | None:
+        """Like :meth:`send_to_client`, but returns None (and logs) on any error."""
+        try:
+            return await self.send_to_client(identity, *args, **options)
+        except Exception as exc:
+            self._logger.warn("safe_send_to_client failed", identity=identity, error=repr(exc))
+            return None
+
+    async def broadcast_batch(
+        self,
+        identities: Iterable[str],
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        concurrency: int = BROADCAST_CONCURRENCY,
+        **options: Any,
+    ) -> dict[str, dict[str, Any] | Exception]:
+        """Call ``method`` on many stations at once (at most ``concurrency`` in flight);
+        returns each identity's response payload or the error it got."""
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(identity: str) -> dict[str, Any] | Exception:
+            async with limit:
+                try:
+                    return await self.send_to_client(identity, method, params, **options)
+                except Exception as exc:
+                    return exc
+
+        targets = list(dict.fromkeys(identities))
+        results = await asyncio.gather(*(one(identity) for identity in targets))
+        return dict(zip(targets, results, strict=True))
+
+    def stats(self) -> dict[str, Any]:
+        """Live figures: sessions, sockets, buffered bytes, memory, uptime, pid."""
+        connections = list(self._server.connections) if self._server is not None else []
+        buffered = 0
+        for connection in connections:
+            transport = connection.transport
+            if transport is not None and not transport.is_closing():
+                buffered += transport.get_write_buffer_size()
+        return {
+            "active_sessions": len(self._clients),
+            "web_sockets": {"total": len(connections), "buffered_amount": buffered},
+            "memory_usage": _memory_usage(),
+            "uptime_seconds": time.monotonic() - self._started,
+            "pid": os.getpid(),
+        }
+
+
+def _memory_usage() -> dict[str, int]:
+    """Resident and peak memory of this process, in bytes."""
+    usage: dict[str, int] = {}
+    try:
+        with open("/proc/self/statm") as file:
+            pages = file.read().split()
+        usage["rss"] = int(pages[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+
+        usage["max_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    except ImportError:
+        pass
+    return usage
