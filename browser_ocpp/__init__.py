@@ -55,6 +55,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "NOREPLY",
+    "AuthContext",
+    "OCPPClient",
+    "OCPPServer",
+    "OCPPServerClient",
+    "SecurityProfile",
     "OCPP16",
     "OCPP21",
     "OCPP201",
@@ -103,7 +108,6 @@ _LAZY: dict[str, str] = {
     "OCPPServerClient": ".server",
     "SecurityProfile": ".server",
 }
-__all__ += list(_LAZY)
 
 if TYPE_CHECKING:
     from .server import AuthContext, OCPPClient, OCPPServer, OCPPServerClient, SecurityProfile

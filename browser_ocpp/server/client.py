@@ -19,6 +19,9 @@ __all__ = ["OCPPClient"]
 
 PING_JITTER = 0.25
 SERVER_CLOSE_WAIT_S = 2.0
+CLOSE_TIMEOUT_S = 10.0
+"""How long a closing handshake may take; shorter with fast pings, so that a dead
+peer found by a ping is also let go of quickly."""
 
 
 class OCPPClient(RPCClient):
@@ -64,6 +67,9 @@ class OCPPClient(RPCClient):
                 compression="deflate" if opts.compression else None,
                 ping_interval=interval,
                 ping_timeout=interval,
+                close_timeout=CLOSE_TIMEOUT_S
+                if interval is None
+                else min(CLOSE_TIMEOUT_S, max(1.0, interval)),
                 open_timeout=opts.handshake_timeout_ms / 1000,
                 max_size=opts.max_payload_bytes,
             )

@@ -45,8 +45,16 @@ class WebSocketTransport:
         except ConnectionClosed:
             pass
         finally:
-            code = connection.close_code
-            peer.connection_lost(1006 if code is None else code, connection.close_reason or "")
+            peer.connection_lost(*self.close_info())
+
+    def close_info(self) -> tuple[int, str]:
+        """The close frame received; else the one we sent (a dead peer: 1011
+        "keepalive ping timeout"); else 1006, closed without any."""
+        protocol = self.connection.protocol
+        frame = protocol.close_rcvd or protocol.close_sent
+        if frame is None:
+            return 1006, ""
+        return int(frame.code), frame.reason
 
     @property
     def buffered_amount(self) -> int:

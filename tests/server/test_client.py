@@ -1,0 +1,261 @@
+"""OCPPClient on loopback: TLS profiles, certificate reload, reconnect, offline queue, pings."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+import pytest
+import trustme
+
+from browser_ocpp import (
+    CloseEvent,
+    OCPPClient,
+    State,
+    UnexpectedHttpResponse,
+    WebsocketUpgradeError,
+)
+
+from ..peer.conftest import collect, expect, wait
+from .conftest import BOOT16, BOOT_OK, ClientFactory, ServerFactory
+
+
+def server_tls(issuer: trustme.CA, **extra: Any) -> dict[str, Any]:
+    cert = issuer.issue_cert("127.0.0.1", "localhost")
+    return {
+        "cert": b"".join(pem.bytes() for pem in cert.cert_chain_pems),
+        "key": cert.private_key_pem.bytes(),
+        **extra,
+    }
+
+
+def accept_password(secret: str) -> Any:
+    return lambda ctx: ctx.accept() if ctx.password_matches(secret) else ctx.reject(401)
+
+
+async def test_profile_2_tls_with_basic_auth(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    ca = trustme.CA()
+    server = await make_server(security_profile=2, tls=server_tls(ca), auth=accept_password("s3"))
+    tls = {"ca": ca.cert_pem.bytes()}
+    client = make_client(server, security_profile=2, password="s3", tls=tls)
+    await wait(client.connect())
+    assert await wait(client.call("BootNotification", BOOT16)) == BOOT_OK
+    untrusted = make_client(
+        server,
+        identity="CP-2",
+        security_profile=2,
+        password="s3",
+        tls={"ca": trustme.CA().cert_pem.bytes()},
+    )
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await wait(untrusted.connect())
+
+
+async def test_profile_3_requires_a_client_certificate_from_the_ca(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    ca, station_ca = trustme.CA(), trustme.CA()
+    server = await make_server(
+        security_profile=3, tls=server_tls(ca, ca=station_ca.cert_pem.bytes())
+    )
+    seen: list[Any] = []
+    server.on("client", lambda c: seen.append(c.handshake.client_certificate))
+    station_cert = station_ca.issue_cert("CP-1")
+    tls = {
+        "ca": ca.cert_pem.bytes(),
+        "cert": station_cert.cert_chain_pems[0].bytes(),
+        "key": station_cert.private_key_pem.bytes(),
+    }
+    client = make_client(server, security_profile=3, tls=tls)
+    await wait(client.connect())
+    assert await wait(client.call("Heartbeat", {}))
+    assert ("DNS", "cp-1") in seen[0]["subjectAltName"]  # the verified station certificate
+    foreign = trustme.CA().issue_cert("CP-2")
+    rogue = make_client(
+        server,
+        identity="CP-2",
+        security_profile=3,
+        tls={
+            "ca": ca.cert_pem.bytes(),
+            "cert": foreign.cert_chain_pems[0].bytes(),
+            "key": foreign.private_key_pem.bytes(),
+        },
+    )
+    with pytest.raises((ssl.SSLError, ConnectionError, WebsocketUpgradeError)):
+        await wait(rogue.connect())  # the server's TLS layer refuses the unknown issuer
+    assert rogue.state is State.CLOSED
+    assert "CP-2" not in server.clients
+
+
+async def test_update_tls_serves_new_connections_and_keeps_open_ones(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    old_ca, new_ca = trustme.CA(), trustme.CA()
+    server = await make_server(
+        security_profile=2, tls=server_tls(old_ca), auth=accept_password("pw")
+    )
+    kept = make_client(
+        server, security_profile=2, password="pw", tls={"ca": old_ca.cert_pem.bytes()}
+    )
+    await wait(kept.connect())
+    fresh = new_ca.issue_cert("127.0.0.1")
+    server.update_tls(cert=fresh.cert_chain_pems[0].bytes(), key=fresh.private_key_pem.bytes())
+    newcomer = make_client(
+        server,
+        identity="CP-2",
+        security_profile=2,
+        password="pw",
+        tls={"ca": new_ca.cert_pem.bytes()},
+    )
+    await wait(newcomer.connect())
+    stale = make_client(
+        server,
+        identity="CP-3",
+        security_profile=2,
+        password="pw",
+        tls={"ca": old_ca.cert_pem.bytes()},
+    )
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await wait(stale.connect())
+    assert await wait(kept.call("Heartbeat", {}))  # the connection made before is still up
+    assert kept.state is State.OPEN
+
+
+async def test_update_tls_without_tls_is_an_error(make_server: ServerFactory) -> None:
+    server = await make_server()
+    with pytest.raises(RuntimeError, match="TLS is not in use"):
+        server.update_tls(cert=b"x", key=b"y")
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"security_profile": 1}, "needs a password"),
+        ({"security_profile": 2, "password": "x"}, "wss://"),
+        ({"security_profile": 5}, "0, 1, 2 or 3"),
+    ],
+)
+def test_client_profile_options_are_checked(options: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        OCPPClient(
+            identity="CP", endpoint="ws://127.0.0.1:1", **options
+        ).options.check_connectable()
+
+
+async def test_reconnect_after_the_server_restarts(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server()
+    port = server.port
+    client = make_client(server)
+    await wait(client.connect())
+    reconnects = collect(client, "reconnect")
+    disconnected = expect(client, "disconnect")
+    await server.close()
+    assert (await wait(disconnected)).code == 1001
+    opened = expect(client, "open")
+    await make_server(port=port)
+    await wait(opened, 10)
+    assert reconnects and reconnects[0].attempt == 1
+    assert await wait(client.call("BootNotification", BOOT16)) == BOOT_OK
+
+
+async def test_offline_queue_flushes_after_reconnect(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server()
+    port = server.port
+    client = make_client(server, offline_queue=True)
+    await wait(client.connect())
+    disconnected = expect(client, "disconnect")
+    await server.close()
+    await wait(disconnected)
+    queued = [asyncio.ensure_future(client.call("Heartbeat", {})) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert not any(call.done() for call in queued)
+    await make_server(port=port)
+    results = await wait(asyncio.gather(*queued), 10)
+    assert results == [{"currentTime": "2024-01-01T00:00:00Z"}] * 3
+
+
+async def test_refused_credentials_do_not_loop(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server(security_profile=1, auth=accept_password("right"))
+    client = make_client(server, security_profile=1, password="wrong")
+    with pytest.raises(UnexpectedHttpResponse) as caught:
+        await wait(client.connect())
+    assert caught.value.status == 401 and not caught.value.retryable
+
+
+async def test_connection_refused_raises_os_error(make_client: ClientFactory) -> None:
+    sock = __import__("socket").socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    client = make_client(f"ws://127.0.0.1:{port}/ocpp")
+    errors = collect(client, "error")
+    with pytest.raises(ConnectionRefusedError):
+        await wait(client.connect())
+    assert len(errors) == 1
+
+
+async def _silent_websocket_server() -> tuple[asyncio.Server, asyncio.Event, asyncio.Event]:
+    """Completes the WebSocket handshake, then never reads again (no pongs) until
+    the returned stop event is set."""
+    from websockets.server import ServerProtocol
+    from websockets.typing import Subprotocol
+
+    handshaken, stop = asyncio.Event(), asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        protocol = ServerProtocol(subprotocols=[Subprotocol("ocpp1.6")])
+        events: list[Any] = []
+        while not events:
+            data = await reader.read(4096)
+            if not data:
+                return
+            protocol.receive_data(data)
+            events = protocol.events_received()
+        request = events[0]
+        protocol.send_response(protocol.accept(request))  # type: ignore[arg-type]
+        for chunk in protocol.data_to_send():
+            writer.write(chunk)
+        await writer.drain()
+        handshaken.set()
+        await stop.wait()  # hold the socket open without answering anything
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, handshaken, stop
+
+
+async def test_pings_detect_a_dead_peer(make_client: ClientFactory) -> None:
+    server, handshaken, stop = await _silent_websocket_server()
+    port = server.sockets[0].getsockname()[1]
+    try:
+        client = make_client(f"ws://127.0.0.1:{port}/ocpp", ping_interval_ms=100, reconnect=False)
+        closed = expect(client, "close")
+        await wait(client.connect())
+        await wait(handshaken.wait())
+        event = await wait(closed)
+        assert event.code == 1011 and "ping" in event.reason
+    finally:
+        stop.set()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_remote_close_reaches_the_client_with_code_and_reason(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server()
+    client = make_client(server, reconnect=False)
+    await wait(client.connect())
+    closed = expect(client, "close")
+    await wait(server.clients["CP-1"].close(4100, "maintenance"))
+    assert await wait(closed) == CloseEvent(4100, "maintenance")
