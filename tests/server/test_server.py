@@ -209,7 +209,7 @@ async def test_profile_1_without_credentials_is_refused_before_the_handler(
 
 async def test_profile_1_needs_an_auth_handler() -> None:
     server = OCPPServer(security_profile=1)
-    with pytest.raises(ValueError, match="needs server.auth"):
+    with pytest.raises(ValueError, match=r"needs server\.auth"):
         await server.listen(0)
 
 
