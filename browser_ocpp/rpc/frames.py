@@ -125,8 +125,8 @@ def is_valid_message_id(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_MESSAGE_ID_LENGTH
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+"""Compact JSON; built once, since json.dumps builds an encoder per call for these options."""
 
 
 def _description(text: str) -> str:
@@ -157,9 +157,8 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _loads(text: str) -> Any:
-    # NaN and Infinity are Python extensions, not JSON: refuse them.
-    return json.loads(text, parse_constant=_reject_constant)
+# NaN and Infinity are Python extensions, not JSON: refuse them.
+_loads = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
 def parse(text: str | bytes, protocol: str | None) -> Frame | BadMessage:
