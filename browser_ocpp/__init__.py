@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .browser import BrowserOCPPClient
 from .peer import (
     NOREPLY,
     BadMessageEvent,
@@ -60,6 +61,7 @@ __all__ = [
     "OCPP201",
     "AuthContext",
     "BadMessageEvent",
+    "BrowserOCPPClient",
     "CallTimeoutError",
     "CloseEvent",
     "ConnectingEvent",

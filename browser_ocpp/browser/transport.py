@@ -1,0 +1,176 @@
+"""The peer's transport over the browser's own ``WebSocket``, through ``pyodide.ffi``.
+
+Nothing here imports ``js`` or ``pyodide`` at module level: :class:`JSApi` looks them
+up when a socket is opened, so this module imports (and is unit-tested) in CPython.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..rpc.errors import WebsocketUpgradeError
+
+if TYPE_CHECKING:
+    from ..peer import RPCPeer
+
+__all__ = ["BrowserTransport", "JSApi", "browser_close_code", "open_browser_socket"]
+
+OPEN = 1
+CLOSE_WAIT_S = 5.0
+MAX_REASON_BYTES = 123
+_EVENTS = ("open", "message", "error", "close")
+
+
+def browser_close_code(code: int) -> int:
+    """A code ``WebSocket.close`` accepts: 1000 or 3000-4999 pass; 1001-1015 become
+    4001-4015 (the same last digits, in the private range); anything else 1000."""
+    if code == 1000 or 3000 <= code <= 4999:
+        return code
+    if 1001 <= code <= 1015:
+        return 4000 + code - 1000
+    return 1000
+
+
+def _reason(reason: str) -> str:
+    """``WebSocket.close`` refuses reasons over 123 UTF-8 bytes: cut at a character."""
+    return reason.encode("utf-8")[:MAX_REASON_BYTES].decode("utf-8", errors="ignore")
+
+
+@dataclass(frozen=True, slots=True)
+class JSApi:
+    """The three JS entry points the transport needs (replaceable in tests)."""
+
+    websocket: Any
+    create_proxy: Callable[[Callable[..., Any]], Any]
+    to_js: Callable[[Any], Any]
+
+    @classmethod
+    def from_pyodide(cls) -> JSApi:
+        try:
+            import js
+            from pyodide.ffi import create_proxy, to_js
+        except ImportError as exc:
+            raise RuntimeError(
+                "BrowserOCPPClient needs Pyodide in a browser (or a JS runtime with WebSocket)"
+            ) from exc
+        return cls(js.WebSocket, create_proxy, to_js)
+
+
+def _failure(url: str, protocols: Sequence[str]) -> WebsocketUpgradeError:
+    offered = ", ".join(protocols) or "none"
+    return WebsocketUpgradeError(
+        f"could not connect to {url} (WebSocket closed with 1006 before opening). "
+        "Browsers hide the HTTP status of a refused handshake; likely causes: the server "
+        f"speaks none of the offered subprotocols ({offered}); it refused the identity "
+        "or the credentials (HTTP 401/403/404); the server is down or the URL is wrong; "
+        "or a TLS certificate the browser does not trust."
+    )
+
+
+class BrowserTransport:
+    """One browser ``WebSocket``; frames go to the peer in order through a reader task."""
+
+    live_proxies = 0
+    """Event-handler proxies not yet destroyed, across all sockets (for leak checks)."""
+
+    def __init__(self, socket: Any, api: JSApi) -> None:
+        self.socket = socket
+        self._api = api
+        self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._proxies: dict[str, Any] = {}
+        self._opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._closed: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+        self._requested: tuple[int, str] | None = None
+        self.reader: asyncio.Task[None] | None = None
+        for name in _EVENTS:
+            proxy = api.create_proxy(getattr(self, f"_on_{name}"))
+            socket.addEventListener(name, proxy)
+            self._proxies[name] = proxy
+            BrowserTransport.live_proxies += 1
+
+    # -- JS event handlers ------------------------------------------------------------
+
+    def _on_open(self, event: Any) -> None:
+        if not self._opened.done():
+            self._opened.set_result(None)
+
+    def _on_message(self, event: Any) -> None:
+        data = event.data
+        if not isinstance(data, str):  # ArrayBuffer/Blob: binary frames are bad messages
+            data = data.to_bytes() if hasattr(data, "to_bytes") else bytes(str(data), "utf-8")
+        self._inbox.put_nowait(data)
+
+    def _on_error(self, event: Any) -> None:
+        """Browsers give no detail here; the close event that follows carries the code."""
+
+    def _on_close(self, event: Any) -> None:
+        code, reason = int(event.code), str(event.reason)
+        if self._requested is not None:  # report what was asked, not the mapped wire code
+            code, reason = self._requested
+        if not self._closed.done():
+            self._closed.set_result((code, reason))
+        if not self._opened.done():
+            self._opened.set_exception(ConnectionError(code, reason))
+            self._opened.exception()  # retrieved: open_browser_socket may have timed out
+        self._inbox.put_nowait(None)
+        asyncio.get_running_loop().call_soon(self._release)  # not from inside the handler
+
+    def _release(self) -> None:
+        """Remove and destroy the handler proxies (after ``close`` has fired)."""
+        for name, proxy in self._proxies.items():
+            self.socket.removeEventListener(name, proxy)
+            proxy.destroy()
+            BrowserTransport.live_proxies -= 1
+        self._proxies.clear()
+
+    # -- Transport ----------------------------------------------------------------------
+
+    async def send(self, text: str) -> None:
+        if self.socket.readyState != OPEN:
+            raise ConnectionError("the browser WebSocket is not open")
+        self.socket.send(text)
+
+    async def close(self, code: int, reason: str, *, force: bool = False) -> None:
+        if self._requested is None and not self._closed.done():
+            self._requested = (code, reason)
+            self.socket.close(browser_close_code(code), _reason(reason))
+        if force:  # the browser has no abort: do not wait for the closing handshake
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._closed), CLOSE_WAIT_S)
+        if self.reader is not None and self.reader is not asyncio.current_task():
+            await asyncio.wait([self.reader], timeout=CLOSE_WAIT_S)
+
+    def start(self, peer: RPCPeer) -> None:
+        self.reader = asyncio.ensure_future(self._read(peer))
+
+    async def _read(self, peer: RPCPeer) -> None:
+        while (data := await self._inbox.get()) is not None:
+            await peer.receive(data)  # type: ignore[arg-type]  # bytes -> bad message
+        code, reason = self._closed.result() if self._closed.done() else (1006, "")
+        peer.connection_lost(code, reason)
+
+    @property
+    def buffered_amount(self) -> int:
+        return int(self.socket.bufferedAmount)
+
+
+async def open_browser_socket(
+    url: str, protocols: Sequence[str], api: JSApi | None = None, timeout_s: float = 30.0
+) -> tuple[BrowserTransport, str | None]:
+    """Open a browser WebSocket; the transport and the subprotocol the server chose."""
+    api = api or JSApi.from_pyodide()
+    socket = api.websocket.new(url, api.to_js(list(protocols)))
+    socket.binaryType = "arraybuffer"
+    transport = BrowserTransport(socket, api)
+    try:
+        await asyncio.wait_for(asyncio.shield(transport._opened), timeout_s)
+    except (ConnectionError, TimeoutError) as exc:
+        if isinstance(exc, TimeoutError):
+            socket.close(1000, "")
+        raise _failure(url, protocols) from exc
+    return transport, (str(socket.protocol) or None)
