@@ -10,6 +10,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -22,6 +23,7 @@ from ..peer.options import PeerOptions
 from ..rpc.errors import ConnectionClosedError
 from .handshake import AuthContext, Handshake
 from .options import SecurityProfile, ServerOptions
+from .static import StaticFiles
 from .tls import load_chain, server_context
 from .transport import WebSocketTransport
 
@@ -83,6 +85,7 @@ class OCPPServer(EventEmitter):
         self._decisions: weakref.WeakKeyDictionary[ServerConnection, AuthContext] = (
             weakref.WeakKeyDictionary()
         )
+        self._static = StaticFiles()
         self._started = time.monotonic()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -147,6 +150,11 @@ class OCPPServer(EventEmitter):
         self._logger.info("listening", host=host, port=self.port, profile=int(profile))
         return self.port
 
+    def mount(self, prefix: str, directory: str | Path) -> None:
+        """Serve the files of ``directory`` under ``prefix`` to plain HTTP GETs on the
+        same port as the stations (pages and the CSMS then share one origin)."""
+        self._static.mount(prefix, directory)
+
     def update_tls(self, cert: str | bytes, key: str | bytes, password: Any = None) -> None:
         """Load a new certificate and key for new connections; open ones stay up."""
         if self._ssl is None:
@@ -204,6 +212,8 @@ class OCPPServer(EventEmitter):
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        if self._static and request.headers.get("Upgrade", "").lower() != "websocket":
+            return self._static.response(request.path)
         remote = connection.remote_address
         headers = {name: value for name, value in request.headers.raw_items()}
         certificate = connection.transport.get_extra_info("peercert") if self._ssl else None
