@@ -595,15 +595,21 @@ class RPCPeer(EventEmitter):
         await self._reply(frame, result)
 
     def _dispatch(self, frame: Call | Send) -> Any:
-        """Validate (strict mode), find the handler, and call it."""
+        """Find the handler, validate (strict mode, actions with a schema), call it.
+
+        The handler is looked up first, so an action without a handler is answered
+        NotImplemented/NotSupported whatever its payload, and a wildcard handler
+        still gets vendor actions (which have no schema) in strict mode.
+        """
         protocol = self._protocol
-        if self._options.is_strict(protocol, frame.action):
-            self._validator().validate_request(frame.action, frame.payload)
         found = self._handlers.lookup(protocol, frame.action)
+        known = frame.action in known_actions(protocol or "")
         if found is None:
-            if frame.action in known_actions(protocol or ""):
+            if known:
                 raise RPCNotSupportedError(f"{frame.action} is not supported")
             raise RPCNotImplementedError(f"{frame.action} is not implemented")
+        if known and self._options.is_strict(protocol, frame.action):
+            self._validator().validate_request(frame.action, frame.payload)
         handler, wildcard = found
         context = HandlerContext(frame.payload, frame.action, protocol, frame.message_id, self)
         return handler(frame.action, context) if wildcard else handler(context)
@@ -627,7 +633,9 @@ class RPCPeer(EventEmitter):
             )
             await self._send_error(frame.message_id, RPCInternalError("handler returned no object"))
             return
-        if self._options.is_strict(self._protocol, frame.action):
+        if self._options.is_strict(self._protocol, frame.action) and frame.action in known_actions(
+            self._protocol or ""
+        ):
             try:
                 self._validator().validate_response(frame.action, result)
             except RPCError as exc:

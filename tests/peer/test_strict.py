@@ -145,3 +145,27 @@ async def test_strict_mode_option_is_checked() -> None:
         RPCPeer(strict_mode="yes")
     with pytest.raises(TypeError, match="strict_mode_methods"):
         RPCPeer(strict_mode=True, strict_mode_methods=[1])
+
+
+async def test_wildcard_gets_vendor_actions_in_strict_mode(pair: PairFactory) -> None:
+    station, csms = await pair("ocpp1.6", b={"strict_mode": True})
+    csms.handle(lambda method, ctx: {"vendor": method})
+    assert await wait(station.call("AcmeDiagnostics", {"x": 1})) == {"vendor": "AcmeDiagnostics"}
+
+
+async def test_missing_handler_wins_over_an_invalid_payload(pair: PairFactory) -> None:
+    from browser_ocpp import RPCNotSupportedError
+
+    station, _ = await pair("ocpp1.6", b={"strict_mode": True})
+    with pytest.raises(RPCNotSupportedError):
+        await wait(station.call("BootNotification", {"bad": 1}))
+
+
+async def test_strict_outbound_refuses_actions_without_a_schema(pair: PairFactory) -> None:
+    from browser_ocpp import RPCNotImplementedError
+
+    station, csms = await pair("ocpp1.6", a={"strict_mode": True})
+    seen = collect(csms, "message")
+    with pytest.raises(RPCNotImplementedError, match="no request schema"):
+        await station.call("BootNotifcation", {})  # a typo is caught before sending
+    assert seen == []
