@@ -20,7 +20,8 @@ PUBLIC = {
     "RPCOccurrenceConstraintViolationError", "RPCPeer", "RPCPropertyConstraintViolationError",
     "RPCProtocolError", "RPCSecurityError", "RPCTypeConstraintViolationError",
     "ReconnectEvent", "State", "UnexpectedHttpResponse", "WebsocketUpgradeError",
-    "AuthContext", "BrowserOCPPClient", "OCPPClient", "OCPPServer", "OCPPServerClient", "SecurityProfile",
+    "AuthContext", "BrowserOCPPClient", "OCPPClient", "OCPPServer", "OCPPServerClient",
+    "SecurityProfile",
     "__version__",
 }  # fmt: skip
 
