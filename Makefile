@@ -1,10 +1,13 @@
-# Every target sets itself up: a fresh Debian machine needs only python3 and make.
+# Each target sets itself up on a fresh Debian machine (python3 and make are enough):
+# the virtualenv, the Python packages, Node's npm (to fetch the pinned Pyodide and
+# PyScript tarballs), the vendored browser runtime and Debian's Chromium.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test lint unit bench clean
+.PHONY: test lint unit e2e runtime system-deps console bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
@@ -13,18 +16,30 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+# npm fetches the pinned runtime tarballs; Chromium runs the end-to-end tests.
+system-deps:
+	@command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
+	@test -x $(CHROMIUM) || { apt-get update -q && apt-get install -y -q chromium; }
+
+runtime: $(STAMP)
+	@command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
+	$(PY) scripts/runtime.py
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-unit: $(STAMP)
-	$(PY) -m pytest -q
+unit: runtime
+	$(PY) -m pytest -q tests
 
-test: lint unit
+e2e: runtime system-deps
+	$(PY) -m pytest -q playwright
+
+test: lint unit e2e
 
 bench: $(STAMP)
 	$(PY) bench/engine.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
+	rm -rf $(VENV) runtime .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

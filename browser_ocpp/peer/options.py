@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -25,7 +25,7 @@ def check_positive(
 
 
 def check_names(name: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
+    if isinstance(value, str) or not isinstance(value, Collection):
         raise TypeError(f"{name} must be a list of strings, not {value!r}")
     if not all(isinstance(item, str) and item for item in value):
         raise TypeError(f"{name} must hold non-empty strings, not {value!r}")

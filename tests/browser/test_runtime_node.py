@@ -8,12 +8,15 @@ strict validation with jsonschema 4.17.3, and an RPC round trip over ``memory_pa
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -25,13 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_TIMEOUT = 180  # seconds for the whole Node run
 VENDORED = {"browser-ocpp", "jsonschema", "attrs", "pyrsistent", "micropip"}
 
-pytestmark = [
-    pytest.mark.timeout(900),  # the first build downloads and builds wheels
-    pytest.mark.skipif(
-        shutil.which("node") is None or shutil.which("npm") is None,
-        reason="needs node and npm",
-    ),
-]
+pytestmark = pytest.mark.timeout(900)  # the first build downloads and builds wheels
 
 # Runs inside Pyodide (``runPythonAsync``: top-level await); its value is a JSON text.
 PYODIDE_CODE = r"""
@@ -300,3 +297,68 @@ def test_rpc_round_trip_under_pyodide(node_result: dict[str, Any]) -> None:
         "interval": 300,
     }
     assert python["strict_rejection"][0] == "RPCOccurrenceConstraintViolationError"
+
+
+# --- the script's hand-written parts, without the network --------------------------
+
+
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [
+        ("python_version < '3.8'", False),
+        ("python_version >= '3.9'", True),
+        ('python_full_version >= "3.14.1"', True),
+        ("extra == 'format'", False),
+        ("sys_platform == 'emscripten'", True),
+        ("sys_platform != 'emscripten'", False),
+        ("(platform_machine == 'wasm32' and os_name == 'nt') or 'scripten' in sys_platform", True),
+        ("platform_system not in 'Windows Darwin'", True),
+    ],
+)
+def test_markers_evaluate_as_under_pyodide(marker: str, expected: bool) -> None:
+    assert _runtime_script().evaluate_marker(marker) is expected
+
+
+@pytest.mark.parametrize(
+    ("version", "specifiers", "expected"),
+    [
+        ("4.17.3", ">=4.17,<4.18", True),
+        ("4.18.0", ">=4.17,<4.18", False),
+        ("0.20.0", "!=0.17.0,!=0.17.1,!=0.17.2,>=0.14.0", True),
+        ("0.17.1", "!=0.17.0,!=0.17.1,!=0.17.2,>=0.14.0", False),
+        ("3.14.2", ">=3.13", True),
+        ("4.17.3", "~=4.17.0", True),
+        ("4.18.0", "~=4.17.0", False),
+        ("4.17.3", "==4.17.*", True),
+    ],
+)
+def test_version_specifiers(version: str, specifiers: str, expected: bool) -> None:
+    assert _runtime_script().version_satisfies(version, specifiers) is expected
+
+
+def test_npm_integrity_is_base64_sha512(tmp_path: Path) -> None:
+    tarball = tmp_path / "x.tgz"
+    tarball.write_bytes(b"some bytes")
+    expected = base64.b64encode(hashlib.sha512(b"some bytes").digest()).decode()
+    assert _runtime_script().npm_integrity(tarball) == f"sha512-{expected}"
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "symlink"])
+def test_extraction_refuses_unsafe_members(tmp_path: Path, kind: str) -> None:
+    script = _runtime_script()
+    tarball = tmp_path / "evil.tgz"
+    with tarfile.open(tarball, "w:gz") as archive:
+        good = tarfile.TarInfo("package/ok.txt")
+        good.size = 2
+        archive.addfile(good, io.BytesIO(b"ok"))
+        evil = tarfile.TarInfo("package/../evil.txt" if kind == "dotdot" else "package/link")
+        if kind == "symlink":
+            evil.type = tarfile.SYMTYPE
+            evil.linkname = "/etc/passwd"
+            archive.addfile(evil)
+        else:
+            evil.size = 1
+            archive.addfile(evil, io.BytesIO(b"x"))
+    with pytest.raises(script.RuntimeBuildError):
+        script.extract_tar_folder(tarball, "package/", tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists()
