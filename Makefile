@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+HOST ?= 127.0.0.1
+PORT ?= 8080
 
 .PHONY: test lint unit e2e runtime system-deps console bench clean
 
@@ -37,6 +39,10 @@ e2e: runtime system-deps
 	$(PY) -m pytest -q playwright
 
 test: lint unit e2e
+
+# The web console, its runtime and the demo CSMS on one port; prints the URL.
+console: runtime
+	$(PY) -m browser_ocpp.cli serve --host $(HOST) --port $(PORT) --runtime runtime
 
 bench: $(STAMP)
 	$(PY) bench/engine.py

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -30,6 +31,9 @@ from .transport import WebSocketTransport
 __all__ = ["OCPPServer", "OCPPServerClient"]
 
 AuthHandler = Callable[[AuthContext], Any]
+HttpHandler = Callable[[str], Any]
+"""Called with the request path (and query); returns ``(status, content_type, body)``,
+or an awaitable of it."""
 
 CLOSE_REPLACED = (4000, "replaced by a new connection with the same identity")
 CLOSE_SESSION_EXPIRED = (4001, "session expired after inactivity")
@@ -86,6 +90,7 @@ class OCPPServer(EventEmitter):
             weakref.WeakKeyDictionary()
         )
         self._static = StaticFiles()
+        self._routes: dict[str, HttpHandler] = {}
         self._started = time.monotonic()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -155,6 +160,10 @@ class OCPPServer(EventEmitter):
         same port as the stations (pages and the CSMS then share one origin)."""
         self._static.mount(prefix, directory)
 
+    def route(self, path: str, handler: HttpHandler) -> None:
+        """Answer plain HTTP GETs of ``path`` with ``handler(path_and_query)``."""
+        self._routes["/" + path.strip("/")] = handler
+
     def update_tls(self, cert: str | bytes, key: str | bytes, password: Any = None) -> None:
         """Load a new certificate and key for new connections; open ones stay up."""
         if self._ssl is None:
@@ -212,8 +221,10 @@ class OCPPServer(EventEmitter):
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
-        if self._static and request.headers.get("Upgrade", "").lower() != "websocket":
-            return self._static.response(request.path)
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            if self._routes or self._static:
+                return await self._http(request.path)
+            return None  # websockets answers 426 Upgrade Required
         remote = connection.remote_address
         headers = {name: value for name, value in request.headers.raw_items()}
         certificate = connection.transport.get_extra_info("peercert") if self._ssl else None
@@ -250,6 +261,25 @@ class OCPPServer(EventEmitter):
             return self._refuse(connection, context.status, context.message)
         self._decisions[connection] = context
         return None
+
+    async def _http(self, path: str) -> Response:
+        handler = self._routes.get(urlsplit(path).path.rstrip("/") or "/")
+        if handler is None:
+            return self._static.response(path)
+        try:
+            result = handler(path)
+            status, kind, body = await result if inspect.isawaitable(result) else result
+        except Exception as exc:
+            self._logger.error("HTTP handler raised", path=path, error=repr(exc))
+            status, kind, body = 500, "text/plain", b"Internal Server Error\n"
+        headers = Headers(
+            [
+                ("Content-Type", kind),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ]
+        )
+        return Response(status, HTTPStatus(status).phrase, headers, body)
 
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]

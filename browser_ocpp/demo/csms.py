@@ -1,0 +1,255 @@
+"""The demo CSMS behind the web console: accepts boots, authorizes idTags, tracks
+transactions and meter values, and lets an operator send commands to a station."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..peer import HandlerContext
+from ..server import OCPPServer, OCPPServerClient
+
+__all__ = ["DemoCSMS", "StationRecord"]
+
+HEARTBEAT_INTERVAL_S = 60
+BLOCKED_PREFIX = "BLOCKED"
+"""idTags starting with this are refused, so both answers can be tried."""
+EVENTS_KEPT = 50
+
+
+def now() -> str:
+    """The current UTC time as OCPP writes it."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Transaction:
+    id: str
+    connector: int | None
+    id_tag: str | None
+    started: str
+    meter_start_wh: float | None = None
+    meter_wh: float | None = None
+    stopped: str | None = None
+    meter_values: int = 0
+
+
+@dataclass
+class StationRecord:
+    """What the CSMS knows of one station."""
+
+    identity: str
+    protocol: str | None
+    connected: bool = True
+    connected_at: float = field(default_factory=time.time)
+    boot: dict[str, Any] | None = None
+    statuses: dict[str, str] = field(default_factory=dict)
+    transactions: dict[str, Transaction] = field(default_factory=dict)
+    meter_values: int = 0
+    last_heartbeat: str | None = None
+    events: deque[str] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
+
+    def note(self, text: str) -> None:
+        self.events.appendleft(f"{now()[11:19]} {text}")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity,
+            "protocol": self.protocol,
+            "connected": self.connected,
+            "boot": self.boot,
+            "statuses": self.statuses,
+            "transactions": [vars(t) for t in self.transactions.values()],
+            "meter_values": self.meter_values,
+            "last_heartbeat": self.last_heartbeat,
+            "events": list(self.events),
+        }
+
+
+def _id_tag_info(tag: str | None) -> dict[str, str]:
+    return {"status": "Invalid" if (tag or "").startswith(BLOCKED_PREFIX) else "Accepted"}
+
+
+def _meter_wh(meter_values: list[dict[str, Any]]) -> float | None:
+    """The last energy register reading (Wh) in a MeterValues list, if any."""
+    reading = None
+    for value in meter_values:
+        for sample in value.get("sampledValue", []):
+            measurand = sample.get("measurand", "Energy.Active.Import.Register")
+            if measurand == "Energy.Active.Import.Register":
+                unit = sample.get("unit") or sample.get("unitOfMeasure", {}).get("unit") or "Wh"
+                scale = 1000.0 if unit == "kWh" else 1.0
+                try:
+                    reading = float(sample["value"]) * scale
+                except (KeyError, TypeError, ValueError):
+                    continue
+    return reading
+
+
+class DemoCSMS:
+    """Handlers for every station of ``server``, and the records the operator sees."""
+
+    def __init__(
+        self, server: OCPPServer, heartbeat_interval_s: int = HEARTBEAT_INTERVAL_S
+    ) -> None:
+        self.server = server
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.stations: dict[str, StationRecord] = {}
+        self._transaction_ids = itertools.count(1)
+        server.on("client", self._attach)
+
+    def _attach(self, client: OCPPServerClient) -> None:
+        identity = client.identity or "?"
+        record = StationRecord(identity, client.protocol)
+        previous = self.stations.get(identity)
+        if previous is not None:  # keep the history across reconnects
+            record.transactions, record.meter_values = previous.transactions, previous.meter_values
+            record.events = previous.events
+        self.stations[identity] = record
+        record.note(f"connected ({client.protocol})")
+
+        def closed(event: Any) -> None:
+            if self.stations.get(identity) is record:
+                record.connected = False
+                record.note(f"disconnected ({event.code} {event.reason})".replace(" )", ")"))
+
+        client.on("close", closed)
+        v16 = client.protocol == "ocpp1.6"
+        handlers = {
+            "BootNotification": self._boot,
+            "Heartbeat": self._heartbeat,
+            "Authorize": self._authorize16 if v16 else self._authorize2,
+            "StatusNotification": self._status,
+            "MeterValues": self._meter_values,
+            "DataTransfer": lambda record, ctx: {"status": "Accepted"},
+            "StartTransaction": self._start16,
+            "StopTransaction": self._stop16,
+            "TransactionEvent": self._transaction_event,
+        }
+        for action, handler in handlers.items():
+            client.handle(action, lambda ctx, h=handler: h(record, ctx))
+        # Notifications this demo only records: an empty response is valid for them.
+        client.handle(lambda action, ctx: self._notification(record, action))
+
+    def _boot(self, record: StationRecord, ctx: HandlerContext) -> dict[str, Any]:
+        record.boot = ctx.params
+        record.note("BootNotification accepted")
+        return {"status": "Accepted", "currentTime": now(), "interval": self.heartbeat_interval_s}
+
+    def _heartbeat(self, record: StationRecord, ctx: HandlerContext) -> dict[str, Any]:
+        record.last_heartbeat = now()
+        return {"currentTime": record.last_heartbeat}
+
+    def _authorize16(self, record: StationRecord, ctx: HandlerContext) -> dict[str, Any]:
+        info = _id_tag_info(ctx.params.get("idTag"))
+        record.note(f"Authorize {ctx.params.get('idTag')}: {info['status']}")
+        return {"idTagInfo": info}
+
+    def _authorize2(self, record: StationRecord, ctx: HandlerContext) -> dict[str, Any]:
+        tag = ctx.params.get("idToken", {}).get("idToken")
+        info = _id_tag_info(tag)
+        record.note(f"Authorize {tag}: {info['status']}")
+        return {"idTokenInfo": info}
+
+    def _status(self, record: StationRecord, ctx: HandlerContext) -> dict[str, Any]:
+        params = ctx.params
+        where = str(params.get("connectorId", 0))
+        if "evseId" in params:
+            where = f"{params['evseId']}/{params.get('connectorId', 1)}"
+        status = params.get("status") or params.get("connectorStatus") or "?"
+        record.statuses[where] = status
+        record.note(f"connector {where}: {status}")
+        return {}
+
+    def _meter_values(self, record: StationRecord, ctx: HandlerContext) -> dict[str, Any]:
+        record.meter_values += 1
+        transaction = record.transactions.get(str(ctx.params.get("transactionId")))
+        if transaction is not None:
+            transaction.meter_values += 1
+            reading = _meter_wh(ctx.params.get("meterValue", []))
+            if reading is not None:
+                transaction.meter_wh = reading
+        return {}
+
+    def _start16(self, record: StationRecord, ctx: HandlerContext) -> dict[str, Any]:
+        params = ctx.params
+        transaction_id = next(self._transaction_ids)
+        info = _id_tag_info(params.get("idTag"))
+        record.transactions[str(transaction_id)] = Transaction(
+            str(transaction_id),
+            params.get("connectorId"),
+            params.get("idTag"),
+            params.get("timestamp", now()),
+            meter_start_wh=params.get("meterStart"),
+            meter_wh=params.get("meterStart"),
+        )
+        record.note(
+            f"transaction {transaction_id} started on connector {params.get('connectorId')}"
+        )
+        return {"transactionId": transaction_id, "idTagInfo": info}
+
+    def _stop16(self, record: StationRecord, ctx: HandlerContext) -> dict[str, Any]:
+        params = ctx.params
+        transaction = record.transactions.get(str(params.get("transactionId")))
+        if transaction is not None:
+            transaction.stopped = params.get("timestamp", now())
+            transaction.meter_wh = params.get("meterStop", transaction.meter_wh)
+        record.note(
+            f"transaction {params.get('transactionId')} stopped ({params.get('reason', 'Local')})"
+        )
+        return {"idTagInfo": _id_tag_info(params.get("idTag"))} if params.get("idTag") else {}
+
+    def _transaction_event(self, record: StationRecord, ctx: HandlerContext) -> dict[str, Any]:
+        params = ctx.params
+        info = params.get("transactionInfo", {})
+        transaction_id = str(info.get("transactionId"))
+        tag = params.get("idToken", {}).get("idToken")
+        transaction = record.transactions.get(transaction_id)
+        if transaction is None:
+            connector = params.get("evse", {}).get("id")
+            transaction = Transaction(
+                transaction_id, connector, tag, params.get("timestamp", now())
+            )
+            record.transactions[transaction_id] = transaction
+            record.note(f"transaction {transaction_id[:8]} started on EVSE {connector}")
+        if tag and not transaction.id_tag:
+            transaction.id_tag = tag
+        reading = _meter_wh(params.get("meterValue", []))
+        if reading is not None:
+            if transaction.meter_start_wh is None:
+                transaction.meter_start_wh = reading
+            transaction.meter_wh = reading
+            transaction.meter_values += 1
+            record.meter_values += 1
+        if params.get("eventType") == "Ended":
+            transaction.stopped = params.get("timestamp", now())
+            record.note(
+                f"transaction {transaction_id[:8]} ended ({info.get('stoppedReason', 'Local')})"
+            )
+        return {"idTokenInfo": _id_tag_info(tag)} if tag else {}
+
+    def _notification(self, record: StationRecord, action: str) -> dict[str, Any]:
+        record.note(action)
+        return {}
+
+    # -- operator --------------------------------------------------------------------
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every station the CSMS has seen, newest connection first."""
+        records = sorted(self.stations.values(), key=lambda r: r.connected_at, reverse=True)
+        return [record.as_json() for record in records]
+
+    async def command(self, identity: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send ``action`` to ``identity``; the response payload or the error, as JSON."""
+        record = self.stations.get(identity)
+        if record is not None:
+            record.note(f"operator sent {action}")
+        try:
+            result = await self.server.send_to_client(identity, action, params, timeout_ms=15_000)
+        except Exception as exc:
+            return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
+        return {"ok": True, "result": result}

@@ -1,0 +1,192 @@
+"""The demo CSMS, its operator API and the ``browser-ocpp serve`` command."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from browser_ocpp import OCPPClient
+from browser_ocpp.demo import ConsoleServer
+
+from ..peer.conftest import expect, wait
+from ..server.test_static import http_get
+
+BOOT16 = {"chargePointVendor": "ACME", "chargePointModel": "One"}
+BOOT2 = {"chargingStation": {"vendorName": "ACME", "model": "Two"}, "reason": "PowerUp"}
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> Any:
+    web, runtime = tmp_path / "web", tmp_path / "runtime"
+    for folder in (web, runtime / "pyodide", runtime / "pyscript"):
+        folder.mkdir(parents=True)
+    (web / "index.html").write_text("<title>console</title>")
+    server = ConsoleServer(web, runtime)
+    await server.listen(0)
+    yield server
+    await server.close()
+
+
+async def api(server: ConsoleServer, path: str, **query: str) -> Any:
+    status, headers, body = await http_get(server.server.port, f"{path}?{urlencode(query)}")
+    assert headers["content-type"] == "application/json"
+    return status, json.loads(body)
+
+
+def station(server: ConsoleServer, identity: str, protocol: str) -> OCPPClient:
+    url = f"ws://127.0.0.1:{server.server.port}/ocpp"
+    return OCPPClient(identity=identity, endpoint=url, protocols=[protocol], strict_mode=True)
+
+
+async def test_boot_authorize_and_a_16_transaction(console: ConsoleServer) -> None:
+    client = station(console, "CP-16", "ocpp1.6")
+    await wait(client.connect())
+    boot = await wait(client.call("BootNotification", BOOT16))
+    assert boot["status"] == "Accepted" and boot["interval"] == 60
+    assert (await client.call("Authorize", {"idTag": "TAG-1"}))["idTagInfo"]["status"] == "Accepted"
+    assert (await client.call("Authorize", {"idTag": "BLOCKED-1"}))["idTagInfo"][
+        "status"
+    ] == "Invalid"
+    await client.call(
+        "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Charging"}
+    )
+    start = await client.call(
+        "StartTransaction",
+        {
+            "connectorId": 1,
+            "idTag": "TAG-1",
+            "meterStart": 1000,
+            "timestamp": "2024-01-01T00:00:00Z",
+        },
+    )
+    tx = start["transactionId"]
+    sample = {"value": "2500", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+    await client.call(
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": tx,
+            "meterValue": [{"timestamp": "2024-01-01T00:01:00Z", "sampledValue": [sample]}],
+        },
+    )
+    await client.call(
+        "StopTransaction",
+        {"transactionId": tx, "meterStop": 3000, "timestamp": "2024-01-01T00:02:00Z"},
+    )
+    status, body = await api(console, "/api/stations")
+    (record,) = body["stations"]
+    assert status == 200 and record["identity"] == "CP-16" and record["connected"]
+    assert record["statuses"] == {"1": "Charging"} and record["meter_values"] == 1
+    (transaction,) = record["transactions"]
+    assert (transaction["meter_start_wh"], transaction["meter_wh"]) == (1000, 3000)
+    assert transaction["stopped"] == "2024-01-01T00:02:00Z"
+    await client.close()
+
+
+async def test_a_201_transaction_event_flow(console: ConsoleServer) -> None:
+    client = station(console, "CP-2", "ocpp2.0.1")
+    await wait(client.connect())
+    assert (await client.call("BootNotification", BOOT2))["status"] == "Accepted"
+    base = {
+        "transactionInfo": {"transactionId": "tx-1"},
+        "timestamp": "2024-01-01T00:00:00Z",
+        "seqNo": 0,
+    }
+    meter = [{"timestamp": "2024-01-01T00:00:00Z", "sampledValue": [{"value": 500.0}]}]
+    started = {
+        **base,
+        "eventType": "Started",
+        "triggerReason": "Authorized",
+        "evse": {"id": 1, "connectorId": 1},
+        "idToken": {"idToken": "TAG-2", "type": "ISO14443"},
+        "meterValue": meter,
+    }
+    assert (await client.call("TransactionEvent", started))["idTokenInfo"]["status"] == "Accepted"
+    last = [{"timestamp": "2024-01-01T00:05:00Z", "sampledValue": [{"value": 4500.0}]}]
+    ended = {**base, "eventType": "Ended", "triggerReason": "StopAuthorized", "seqNo": 1}
+    ended["meterValue"] = last
+    await client.call("TransactionEvent", ended)
+    _, body = await api(console, "/api/stations")
+    (transaction,) = body["stations"][0]["transactions"]
+    assert transaction["id_tag"] == "TAG-2" and transaction["connector"] == 1
+    assert (transaction["meter_start_wh"], transaction["meter_wh"]) == (500.0, 4500.0)
+    assert transaction["stopped"] == "2024-01-01T00:00:00Z"
+    await client.close()
+
+
+async def test_operator_command_reaches_the_station(console: ConsoleServer) -> None:
+    client = station(console, "CP-OP", "ocpp1.6")
+    client.handle(
+        "Reset", lambda ctx: {"status": "Accepted" if ctx.params["type"] == "Soft" else "Rejected"}
+    )
+    await wait(client.connect())
+    status, body = await api(
+        console, "/api/command", identity="CP-OP", action="Reset", params='{"type": "Soft"}'
+    )
+    assert (status, body) == (200, {"ok": True, "result": {"status": "Accepted"}})
+    _, body = await api(
+        console, "/api/command", identity="CP-OP", action="GetConfiguration", params="{}"
+    )
+    assert body["ok"] is False and body["error"] == "RPCNotSupportedError"
+    _, body = await api(console, "/api/command", identity="nobody", action="Reset", params="{}")
+    assert body["ok"] is False and "'nobody' is connected" in body["message"]
+    status, body = await api(
+        console, "/api/command", identity="CP-OP", action="Reset", params="{oops"
+    )
+    assert status == 400 and body["error"] == "BadParams"
+    await client.close()
+
+
+async def test_disconnect_is_recorded(console: ConsoleServer) -> None:
+    client = station(console, "CP-GONE", "ocpp1.6")
+    await wait(client.connect())
+    server_side_closed = expect(console.server.clients["CP-GONE"], "close")
+    await client.close(1000, "bye")
+    await wait(server_side_closed)
+    _, body = await api(console, "/api/stations")
+    assert body["stations"][0]["connected"] is False
+    assert any("disconnected (1000 bye)" in line for line in body["stations"][0]["events"])
+
+
+async def test_console_pages_are_served(console: ConsoleServer) -> None:
+    status, _, body = await http_get(console.server.port, "/")
+    assert status == 200 and b"console" in body
+    status, _, body = await http_get(console.server.port, "/csms/")
+    assert status == 200 and b"operator view" in body
+
+
+def test_serve_command_prints_the_url_and_stops_on_sigterm(tmp_path: Path) -> None:
+    web, runtime = tmp_path / "web", tmp_path / "runtime"
+    for folder in (web, runtime / "pyodide", runtime / "pyscript"):
+        folder.mkdir(parents=True)
+    (web / "index.html").write_text("<title>console</title>")
+    command = [sys.executable, "-m", "browser_ocpp.cli", "serve", "--port", "0"]
+    command += ["--web", str(web), "--runtime", str(runtime)]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().startswith("Web console:   http://127.0.0.1:")
+            assert process.stdout.readline().startswith("Demo CSMS:     ws://127.0.0.1:")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
+        finally:
+            process.kill()
+
+
+def test_serve_refuses_a_folder_without_a_console(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "browser_ocpp.cli", "serve", "--web", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "expected index.html" in done.stderr
