@@ -115,7 +115,7 @@ def offline_guard() -> Iterator[list[str]]:
     assert attempted == [], f"non-loopback requests were attempted: {attempted}"
 
 
-def _guard(attempted: list[str]) -> Callable[[Route], None]:
+def offline_route(attempted: list[str]) -> Callable[[Route], None]:
     def handle(route: Route) -> None:
         host = urlsplit(route.request.url).hostname or ""
         if host in LOOPBACK or route.request.url.startswith(("data:", "blob:")):
@@ -137,7 +137,7 @@ def open_page(
     def open_(path: str = "/harness.html", wait_ready: bool = True) -> Page:
         context = browser.new_context()
         contexts.append(context)
-        context.route("**/*", _guard(offline_guard))
+        context.route("**/*", offline_route(offline_guard))
         page = context.new_page()
         page.on("console", lambda message: print(f"[page {message.type}] {message.text}"))
         page.goto(site + path)
