@@ -1,0 +1,175 @@
+"""Station settings and the configuration table shared by OCPP 1.6 and 2.x.
+
+One store, keyed by the 1.6 configuration key, holds every value as a string.
+OCPP 2.x reaches the same values as component/variable pairs
+(``OCPPCommCtrlr.HeartbeatInterval`` is 1.6's ``HeartbeatInterval``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+__all__ = [
+    "CONFIG_KEYS",
+    "MEASURANDS",
+    "ConfigKey",
+    "StationConfig",
+    "default_configuration",
+    "entry",
+    "find_key",
+    "find_variable",
+    "is_known_component",
+    "normalize",
+]
+
+MAX_CONNECTORS = 8
+
+MEASURANDS: tuple[str, ...] = ("Energy.Active.Import.Register", "Power.Active.Import", "SoC")
+"""What the emulated meter can sample (``MeterValuesSampledData``)."""
+
+ValueKind = Literal["seconds", "int", "bool", "measurands", "string"]
+
+
+@dataclass
+class StationConfig:
+    """What the emulated station is and how it charges."""
+
+    vendor: str = "ACME"
+    model: str = "Emulator"
+    serial: str = "EMU-0001"
+    firmware: str = "1.0.0"
+    connectors: int = 2
+    """Number of connectors, 1 to 8 (in 2.x: EVSEs, each with connector 1)."""
+    power_kw: float = 11.0
+    """Simulated charging power."""
+    meter_interval_s: float = 10.0
+    """MeterValues / TransactionEvent(Updated) interval while charging; 0 is off."""
+    simulate_soc: bool = True
+    initial_soc: float = 20.0
+    battery_kwh: float = 60.0
+    id_tag: str = "TAG-0001"
+    """Default idTag / idToken for local starts."""
+
+    def check(self) -> None:
+        """Raise ValueError for settings no station could have."""
+        if not 1 <= self.connectors <= MAX_CONNECTORS:
+            raise ValueError(f"connectors must be 1 to {MAX_CONNECTORS}, not {self.connectors}")
+        for name in ("power_kw", "meter_interval_s", "battery_kwh"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
+        if not 0 <= self.initial_soc <= 100:
+            raise ValueError(f"initial_soc must be 0 to 100, not {self.initial_soc!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigKey:
+    """One configuration value: its 1.6 key and, if 2.x has it, component/variable."""
+
+    key: str
+    component: str | None
+    variable: str | None
+    kind: ValueKind
+    readonly: bool = False
+
+
+CONFIG_KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey("HeartbeatInterval", "OCPPCommCtrlr", "HeartbeatInterval", "seconds"),
+    ConfigKey("MeterValueSampleInterval", "SampledDataCtrlr", "TxUpdatedInterval", "seconds"),
+    ConfigKey("MeterValuesSampledData", "SampledDataCtrlr", "TxUpdatedMeasurands", "measurands"),
+    ConfigKey("ClockAlignedDataInterval", "AlignedDataCtrlr", "Interval", "int"),
+    ConfigKey("ConnectionTimeOut", "TxCtrlr", "EVConnectionTimeOut", "int"),
+    ConfigKey("StopTransactionOnEVSideDisconnect", "TxCtrlr", "StopTxOnEVSideDisconnect", "bool"),
+    ConfigKey("StopTransactionOnInvalidId", "TxCtrlr", "StopTxOnInvalidId", "bool"),
+    ConfigKey("AuthorizeRemoteTxRequests", "AuthCtrlr", "AuthorizeRemoteStart", "bool"),
+    ConfigKey("LocalAuthorizeOffline", "AuthCtrlr", "LocalAuthorizeOffline", "bool"),
+    ConfigKey("LocalPreAuthorize", "AuthCtrlr", "LocalPreAuthorize", "bool"),
+    ConfigKey("AuthorizationCacheEnabled", "AuthCacheCtrlr", "Enabled", "bool"),
+    ConfigKey("ResetRetries", "OCPPCommCtrlr", "ResetRetries", "int"),
+    ConfigKey("NumberOfConnectors", None, None, "int", readonly=True),
+    ConfigKey("SupportedFeatureProfiles", None, None, "string", readonly=True),
+)
+"""Every key the station knows.  Only HeartbeatInterval, MeterValueSampleInterval,
+MeterValuesSampledData, AuthorizeRemoteTxRequests and StopTransactionOnInvalidId
+change behaviour; the others are stored and reported."""
+
+
+def default_configuration(config: StationConfig) -> dict[str, str]:
+    """The configuration store of a station freshly powered up with ``config``."""
+    return {
+        "HeartbeatInterval": "0",
+        "MeterValueSampleInterval": _seconds(config.meter_interval_s),
+        "MeterValuesSampledData": ",".join(MEASURANDS),
+        "ClockAlignedDataInterval": "0",
+        "ConnectionTimeOut": "60",
+        "StopTransactionOnEVSideDisconnect": "true",
+        "StopTransactionOnInvalidId": "true",
+        "AuthorizeRemoteTxRequests": "false",
+        "LocalAuthorizeOffline": "true",
+        "LocalPreAuthorize": "false",
+        "AuthorizationCacheEnabled": "false",
+        "ResetRetries": "1",
+        "NumberOfConnectors": str(config.connectors),
+        "SupportedFeatureProfiles": "Core,RemoteTrigger",
+    }
+
+
+def _seconds(value: float) -> str:
+    """``10`` for 10.0, ``0.05`` for 0.05."""
+    return format(Decimal(repr(float(value))).normalize(), "f")
+
+
+_BY_KEY = {entry.key.lower(): entry for entry in CONFIG_KEYS}
+_BY_VARIABLE = {
+    (entry.component.lower(), entry.variable.lower()): entry
+    for entry in CONFIG_KEYS
+    if entry.component is not None and entry.variable is not None
+}
+_COMPONENTS = frozenset(component for component, _ in _BY_VARIABLE)
+
+
+def entry(key: str) -> ConfigKey:
+    """The entry of a key the table has (KeyError otherwise)."""
+    return _BY_KEY[key.lower()]
+
+
+def find_key(key: str) -> ConfigKey | None:
+    """The entry of a 1.6 key (case-insensitive)."""
+    return _BY_KEY.get(key.lower())
+
+
+def find_variable(component: str, variable: str) -> ConfigKey | None:
+    """The entry of a 2.x component/variable pair (case-insensitive)."""
+    return _BY_VARIABLE.get((component.lower(), variable.lower()))
+
+
+def is_known_component(component: str) -> bool:
+    return component.lower() in _COMPONENTS
+
+
+def normalize(entry: ConfigKey, value: str) -> str | None:
+    """``value`` as stored for ``entry``, or None if the value is not acceptable.
+
+    Interval keys (``seconds``) take fractional seconds too, so demos and tests
+    can run fast; ``int`` keys take whole numbers >= 0.
+    """
+    text = value.strip()
+    if entry.kind == "bool":
+        return text.lower() if text.lower() in ("true", "false") else None
+    if entry.kind == "measurands":
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        return ",".join(names) if all(name in MEASURANDS for name in names) else None
+    if entry.kind == "string":
+        return value
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or number < 0:
+        return None
+    if entry.kind == "int":
+        return str(int(number)) if number == number.to_integral_value() else None
+    return format(number.normalize(), "f")

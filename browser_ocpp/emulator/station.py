@@ -1,0 +1,207 @@
+"""The emulated charging station: lifecycle (boot, heartbeat, reset) on top of
+:class:`~browser_ocpp.emulator.sessions.Sessions` (charging) and
+:class:`~browser_ocpp.emulator.core.StationCore` (state and plumbing).
+
+Runs on any :class:`~browser_ocpp.peer.RPCClient` (the browser client or the
+CPython one) and speaks 1.6 or 2.x after what ``client.protocol`` says at call time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..peer.client import RPCClient
+from . import messages as msg
+from .config import StationConfig, entry
+from .handlers import install
+from .sessions import Sessions
+
+__all__ = ["Station"]
+
+
+class Station(Sessions):
+    """A charging station on ``client``; call :meth:`start` after each connect.
+
+    Public state: ``config``, ``client``, ``connectors``, ``boot_status``,
+    ``heartbeat_interval_s``, ``configuration``; listeners: :meth:`on_change`,
+    :meth:`on_activity`.  The CSMS's commands are answered by handlers registered
+    on the client (see :mod:`browser_ocpp.emulator.handlers`).
+    """
+
+    boot_retry_s: float = 30.0
+    """Wait before retrying a BootNotification that failed or came back without interval."""
+    reconnect_retry_s: float = 5.0
+    """Wait between reconnect attempts after a Reset."""
+    reconnect_attempts: int = 12
+    """Reconnect attempts after a Reset before giving up."""
+
+    def __init__(self, client: RPCClient, config: StationConfig | None = None) -> None:
+        super().__init__(client, config)
+        self._heartbeat_task: asyncio.Task[Any] | None = None
+        self._boot_task: asyncio.Task[Any] | None = None
+        self._retry_s = self.boot_retry_s
+        self._next_boot_reason = "PowerUp"
+        self._starting: asyncio.Future[None] | None = None
+        self._reset_task: asyncio.Task[None] | None = None
+        self._reconnecting = False
+        install(self)
+        client.on("call_result", self._on_call_result)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Boot (retried on Pending/Rejected), report every status, then heartbeat.
+
+        Call after each connect (an ``open`` listener may do it); a start replaces
+        the loops of the previous one, and a start called while one runs joins it.
+        """
+        running = self._starting
+        if running is not None:
+            await asyncio.shield(running)
+            return
+        self._starting = asyncio.get_running_loop().create_future()
+        try:
+            await self._run_start()
+        finally:
+            running, self._starting = self._starting, None
+            running.set_result(None)
+
+    async def _run_start(self) -> None:
+        await self.stop()
+        self.booted = False
+        reason, self._next_boot_reason = self._next_boot_reason, "PowerUp"
+        if await self.boot(reason):
+            await self._on_accepted()
+        else:
+            self._boot_task = self._spawn(self._boot_retry(reason))
+
+    async def stop(self) -> None:
+        """Cancel every loop (heartbeat, meter, boot retry) and pending action.
+
+        A Reset between closing and reopening the connection is not cancelled, so a
+        ``close`` listener that stops the station does not break it.
+        """
+        current = asyncio.current_task()
+        tasks = [task for task in self._tasks if task is not current and not task.done()]
+        reset = self._reset_task
+        if reset is not None and reset is not current and not self._reconnecting:
+            tasks.append(reset)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._heartbeat_task = self._boot_task = None
+        self._meter_tasks.clear()
+        self._after_reply.clear()
+        self._claimed.clear()
+
+    async def boot(self, reason: str) -> bool:
+        """Send one BootNotification; True if Accepted (its interval then applies)."""
+        payload = msg.boot_notification(self.protocol, self.config, reason)
+        response = await self._call("BootNotification", payload)
+        if response is None:
+            self._retry_s = self.boot_retry_s
+            return False
+        status, interval = str(response["status"]), int(response["interval"])
+        self.boot_status = status
+        if status == "Accepted":
+            if interval > 0:
+                self.set_config(entry("HeartbeatInterval"), str(interval))
+        else:
+            self._retry_s = float(interval) if interval > 0 else self.boot_retry_s
+        self.note(f"BootNotification ({reason}): {status}, interval {interval} s")
+        self._changed()
+        return status == "Accepted"
+
+    async def _boot_retry(self, reason: str) -> None:
+        while not self.booted:
+            await asyncio.sleep(self._retry_s)
+            if not self.booted and await self.boot(reason):
+                await self._on_accepted()
+
+    async def _on_accepted(self) -> None:
+        """After an accepted boot: statuses, heartbeat loop, meter loops of transactions."""
+        if self.booted:
+            return
+        self.booted = True
+        task, self._boot_task = self._boot_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        self._changed()
+        await self.send_statuses()
+        if self._heartbeat_task is None or self._heartbeat_task.done():
+            self._heartbeat_task = self._spawn(self._heartbeat_loop())
+        for connector in self.connectors:
+            if connector.transaction_id is not None:
+                self._start_meter(connector)
+
+    async def triggered_boot(self) -> None:
+        """A BootNotification the CSMS asked for; an acceptance ends a Pending wait."""
+        if await self.boot("Triggered"):
+            await self._on_accepted()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            self._heartbeat_wake.clear()
+            interval = self.heartbeat_interval_s
+            try:
+                if interval <= 0:
+                    await self._heartbeat_wake.wait()
+                else:
+                    await asyncio.wait_for(self._heartbeat_wake.wait(), interval)
+                continue  # the interval changed: wait anew
+            except TimeoutError:
+                pass
+            await self.send_heartbeat()
+
+    # -- reset ---------------------------------------------------------------------------
+
+    async def reset(self, reason: str) -> None:
+        """Reboot: end transactions (``reason``), close, reconnect and boot again.
+
+        One reset at a time: a reset asked for while one runs joins it.
+        """
+        task = self._reset_task
+        if task is None or task.done():
+            task = self._reset_task = asyncio.ensure_future(self._reset(reason))
+            task.add_done_callback(self._task_done)
+        await asyncio.shield(task)
+
+    async def _reset(self, reason: str) -> None:
+        self.note(f"Resetting ({reason})")
+        for connector in self.connectors:
+            await self.stop_locked(connector, reason)
+        self.booted = False
+        await self.stop()
+        self._next_boot_reason = "RemoteReset"
+        self._reconnecting = True
+        try:
+            try:
+                await self.client.close(1000, "Reset")
+            except Exception as exc:
+                self.client.logger.warn("emulator: close failed", error=repr(exc))
+            connected = await self._reconnect()
+        finally:
+            self._reconnecting = False
+        if connected:
+            self.note("Reconnected after reset")
+            await self.start()
+
+    async def _reconnect(self) -> bool:
+        for attempt in range(1, self.reconnect_attempts + 1):
+            try:
+                await self.client.connect()
+                return True
+            except Exception as exc:
+                self.note(f"Reconnect after reset failed ({attempt}): {exc}")
+                if attempt < self.reconnect_attempts:
+                    await asyncio.sleep(self.reconnect_retry_s)
+        self.client.logger.error("emulator: gave up reconnecting after reset")
+        self.note("Gave up reconnecting after reset")
+        return False
+
+    def _transaction_ended(self) -> None:
+        if self.reset_when_idle and all(c.transaction_id is None for c in self.connectors):
+            self.reset_when_idle = False
+            self._spawn(self.reset("ImmediateReset"))
