@@ -7,7 +7,7 @@ from typing import Any
 from ..peer import RPCClient
 from ..peer.logs import OCPPLogger
 from ..peer.options import ClientOptions
-from .console import console_sink
+from .console import console_sink, route_library_logs_to_console
 from .transport import BrowserTransport, JSApi, open_browser_socket
 
 __all__ = ["BrowserOCPPClient"]
@@ -32,6 +32,7 @@ class BrowserOCPPClient(RPCClient):
         self, options: ClientOptions | None = None, *, js_api: JSApi | None = None, **kwargs: Any
     ) -> None:
         super().__init__(options, **kwargs)
+        route_library_logs_to_console()
         self._js_api = js_api
         self._use_console_logger()
 

@@ -299,3 +299,25 @@ async def test_logs_go_to_the_browser_console(monkeypatch: pytest.MonkeyPatch, a
         ("error", "[BrowserOCPPClient/CP 1] broken"),
         ("debug", "[BrowserOCPPClient/CP 1] detail"),
     ]
+
+
+def test_library_logs_go_to_the_console_not_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    from browser_ocpp.browser.console import route_library_logs_to_console
+
+    lines: list[tuple[str, str]] = []
+    console = types.SimpleNamespace(
+        **{m: (lambda text, m=m: lines.append((m, text))) for m in ("info", "warn", "error")}
+    )
+    monkeypatch.setitem(sys.modules, "js", types.SimpleNamespace(console=console))
+    logger = logging.getLogger("browser_ocpp")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", True)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    route_library_logs_to_console()
+    logging.getLogger("browser_ocpp.events").error("listener for 'open' raised")
+    assert lines == [("error", "browser_ocpp.events: listener for 'open' raised")]
+    assert capsys.readouterr().err == ""

@@ -1,0 +1,225 @@
+"""The web console in real Chromium, against the demo CSMS it is served with."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT, LoopThread, offline_route
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from browser_ocpp.demo import ConsoleServer
+
+WEB = ROOT / "web"
+SCREENSHOTS = ROOT / "runtime" / "screenshots"
+READY_MS = 60_000
+
+
+class Console:
+    """The console server on the background loop (restartable on the same port)."""
+
+    def __init__(self, loop: LoopThread, runtime: Path) -> None:
+        self.loop, self.runtime = loop, runtime
+        self.server = ConsoleServer(WEB, runtime)
+        self.port = loop.run(self.server.listen(0))
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def station(self, identity: str) -> dict[str, Any]:
+        stations = self.loop.call(self.server.csms.snapshot)
+        return next(s for s in stations if s["identity"] == identity)
+
+    def restart(self) -> None:
+        self.loop.run(self.server.close())
+        self.server = ConsoleServer(WEB, self.runtime)
+        self.loop.run(self.server.listen(self.port))
+
+    def close(self) -> None:
+        self.loop.run(self.server.close())
+
+
+@pytest.fixture
+def console(loop_thread: LoopThread, runtime_dir: Path) -> Iterator[Console]:
+    server = Console(loop_thread, runtime_dir)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def context(browser: Browser, offline_guard: list[str]) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.route("**/*", offline_route(offline_guard))
+    yield context
+    context.close()
+
+
+def open_console(context: BrowserContext, console: Console, identity: str) -> Page:
+    """The console, loaded and set up for ``identity`` (settings are per browser context)."""
+    page = context.new_page()
+    page.on("console", lambda message: print(f"[page {message.type}] {message.text}"))
+    page.goto(console.url + "/")
+    expect(page.get_by_test_id("progress")).to_be_visible(timeout=5_000)
+    wait_ready(page)
+    page.get_by_test_id("identity").fill(identity)
+    return page
+
+
+def wait_ready(page: Page) -> None:
+    page.wait_for_function(
+        "document.querySelector('[data-testid=progress]').dataset.state === 'ready'",
+        timeout=READY_MS,
+    )
+
+
+def connect(page: Page) -> None:
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("conn-state")).to_have_text(_starts("open"), timeout=20_000)
+    expect(page.get_by_test_id("boot-status")).to_have_text("Accepted", timeout=20_000)
+
+
+def _starts(prefix: str) -> Any:
+    import re
+
+    return re.compile("^" + re.escape(prefix))
+
+
+def test_loads_with_progress_then_connects_and_boots(
+    context: BrowserContext, console: Console
+) -> None:
+    page = context.new_page()
+    page.goto(console.url + "/")
+    progress = page.get_by_test_id("progress")
+    expect(progress).to_be_visible(timeout=5_000)  # visible at once, not a blank page
+    stages = [progress.text_content() or ""]
+    page.wait_for_function(
+        "document.querySelector('[data-testid=progress]').textContent !== " + json.dumps(stages[0]),
+        timeout=READY_MS,
+    )
+    wait_ready(page)
+    assert page.get_by_test_id("endpoint").input_value() == f"ws://127.0.0.1:{console.port}/ocpp"
+    page.get_by_test_id("identity").fill("CP-BOOT")
+    connect(page)
+    rows = page.locator("[data-testid=log-row][data-action=BootNotification]")
+    expect(rows.first).to_be_visible()
+    assert {rows.nth(i).get_attribute("data-direction") for i in range(rows.count())} == {
+        "in",
+        "out",
+    }
+    assert console.station("CP-BOOT")["boot"] is not None
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+def test_transaction_with_meter_values_reaches_the_csms(
+    context: BrowserContext, console: Console, version: str
+) -> None:
+    identity = f"CP-TX-{version[-3:]}"
+    page = open_console(context, console, identity)
+    page.get_by_test_id("version").select_option(version)
+    page.get_by_test_id("meter-interval").fill("1")
+    connect(page)
+    page.get_by_test_id("plug-1").click()
+    page.get_by_test_id("start-1").click()
+    expect(page.get_by_test_id("status-1")).to_have_text("Charging", timeout=20_000)
+    action = "MeterValues" if version == "ocpp1.6" else "TransactionEvent"
+    meter_rows = page.locator(f"[data-testid=log-row][data-action={action}][data-direction=out]")
+    expect(meter_rows.nth(1)).to_be_attached(timeout=20_000)
+    page.get_by_test_id("stop-1").click()
+    expect(page.get_by_test_id("status-1")).not_to_have_text("Charging", timeout=20_000)
+    record = console.station(identity)
+    (transaction,) = record["transactions"]
+    assert transaction["stopped"] is not None
+    assert transaction["meter_values"] >= 1 and transaction["meter_wh"] is not None
+
+
+def test_operator_view_drives_remote_start_and_reset(
+    context: BrowserContext, console: Console
+) -> None:
+    page = open_console(context, console, "CP-OPS")
+    connect(page)
+    operator = context.new_page()
+    operator.goto(console.url + "/csms/")
+    expect(operator.get_by_test_id("op-station-CP-OPS")).to_be_visible(timeout=10_000)
+    operator.get_by_test_id("op-identity").select_option("CP-OPS")
+    operator.get_by_test_id("op-action").select_option("RemoteStartTransaction")
+    operator.get_by_test_id("op-send").click()
+    expect(operator.get_by_test_id("op-result")).to_contain_text('"Accepted"', timeout=20_000)
+    expect(page.get_by_test_id("status-1")).to_have_text("Charging", timeout=20_000)
+    boots_before = page.locator(
+        "[data-testid=log-row][data-action=BootNotification][data-direction=out]"
+    ).count()
+    operator.get_by_test_id("op-action").select_option("Reset")
+    operator.get_by_test_id("op-send").click()
+    expect(operator.get_by_test_id("op-result")).to_contain_text('"Accepted"', timeout=20_000)
+    boots = page.locator("[data-testid=log-row][data-action=BootNotification][data-direction=out]")
+    expect(boots.nth(boots_before)).to_be_attached(timeout=30_000)  # it rebooted
+    expect(page.get_by_test_id("conn-state")).to_have_text(_starts("open"), timeout=30_000)
+    assert any(
+        "RemoteStartTransaction" in line or "Reset" in line
+        for line in console.station("CP-OPS")["events"]
+    )
+
+
+def test_custom_call_shows_the_validation_error_next_to_the_field(
+    context: BrowserContext, console: Console
+) -> None:
+    page = open_console(context, console, "CP-CUSTOM")
+    connect(page)
+    page.get_by_test_id("custom-action").select_option("BootNotification")
+    payload = json.loads(page.get_by_test_id("custom-payload").input_value())
+    assert set(payload) >= {"chargePointVendor", "chargePointModel"}  # pre-filled from the schema
+    del payload["chargePointModel"]
+    page.get_by_test_id("custom-payload").fill(json.dumps(payload))
+    page.get_by_test_id("custom-send").click()
+    expect(page.get_by_test_id("custom-error")).to_contain_text("chargePointModel", timeout=10_000)
+    payload["chargePointModel"] = "Custom"
+    page.get_by_test_id("custom-payload").fill(json.dumps(payload))
+    page.get_by_test_id("custom-send").click()
+    expect(page.get_by_test_id("custom-result")).to_contain_text("Accepted", timeout=10_000)
+
+
+def test_settings_survive_a_reload(context: BrowserContext, console: Console) -> None:
+    page = open_console(context, console, "CP-KEEP")
+    page.get_by_test_id("version").select_option("ocpp2.0.1")
+    page.get_by_test_id("vendor").fill("Keepers")
+    page.get_by_test_id("backoff-max").fill("7000")
+    page.get_by_test_id("identity").press("Tab")
+    page.reload()
+    wait_ready(page)
+    assert page.get_by_test_id("identity").input_value() == "CP-KEEP"
+    assert page.get_by_test_id("version").input_value() == "ocpp2.0.1"
+    assert page.get_by_test_id("vendor").input_value() == "Keepers"
+    assert page.get_by_test_id("backoff-max").input_value() == "7000"
+
+
+def test_reconnects_after_the_csms_restarts(context: BrowserContext, console: Console) -> None:
+    page = open_console(context, console, "CP-AGAIN")
+    page.get_by_test_id("backoff-min").fill("200")
+    page.get_by_test_id("backoff-max").fill("1000")
+    connect(page)
+    console.restart()
+    expect(page.get_by_test_id("boot-status")).to_have_text("Accepted", timeout=30_000)
+    boots = page.locator("[data-testid=log-row][data-action=BootNotification][data-direction=out]")
+    expect(boots.nth(1)).to_be_attached(timeout=30_000)
+    expect(page.get_by_test_id("conn-state")).to_have_text(_starts("open"), timeout=30_000)
+    assert console.station("CP-AGAIN")["connected"] is True
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (400, 800)])
+def test_layout_screenshots(
+    browser: Browser, console: Console, offline_guard: list[str], width: int, height: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        context.route("**/*", offline_route(offline_guard))
+        page = open_console(context, console, f"CP-SHOT-{width}")
+        connect(page)
+        page.get_by_test_id("plug-1").click()
+        # Nothing may be wider than the window: a narrow screen scrolls down, never sideways.
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"console-{width}.png"), full_page=width < 800)
+    finally:
+        context.close()
