@@ -93,7 +93,7 @@ class EventEmitter:
 
     def __init__(self) -> None:
         self._listeners: dict[str, list[tuple[Listener, bool]]] = {}
-        self._listener_tasks: set[asyncio.Task[Any]] = set()
+        self._listener_tasks: set[asyncio.Task[Any]] | None = None
 
     def _check(self, name: str) -> None:
         if name not in self.events:
@@ -144,10 +144,13 @@ class EventEmitter:
             return
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
+            if self._listener_tasks is None:
+                self._listener_tasks = set()
             self._listener_tasks.add(task)
             task.add_done_callback(self._listener_done)
 
     def _listener_done(self, task: asyncio.Task[Any]) -> None:
-        self._listener_tasks.discard(task)
+        if self._listener_tasks is not None:
+            self._listener_tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             _log.error("async listener raised", exc_info=task.exception())

@@ -124,7 +124,9 @@ class OCPPLogger:
         self.identity = identity
         self._threshold = LEVELS[config.level.lower()] if config.enabled else logging.CRITICAL + 1
         self._sink = sink
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] | None = None
+        self.exchange_log = config.enabled and config.exchange_log
+        """Whether every frame is logged IN/OUT (read on every frame: a plain attribute)."""
 
     def child(self, component: str, identity: str | None) -> OCPPLogger:
         """A logger with the same config for another component or identity."""
@@ -132,10 +134,6 @@ class OCPPLogger:
 
     def is_enabled_for(self, level: int) -> bool:
         return level >= self._threshold
-
-    @property
-    def exchange_log(self) -> bool:
-        return self.config.enabled and self.config.exchange_log
 
     def trace(self, message: str, meta: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         self.log(TRACE, message, meta, **fields)
@@ -184,6 +182,8 @@ class OCPPLogger:
             result = config.handler(entry)
             if inspect.isawaitable(result):
                 task = asyncio.ensure_future(result)
+                if self._tasks is None:
+                    self._tasks = set()
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             return

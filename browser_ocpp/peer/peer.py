@@ -10,6 +10,7 @@ import asyncio
 import enum
 import inspect
 import math
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -140,17 +141,18 @@ class RPCPeer(EventEmitter):
         self._inbound: dict[str, asyncio.Task[None]] = {}
         self._slots = CallSlots(options.call_concurrency)
         self._outbound = 0
-        self._outbound_idle = asyncio.Event()
-        self._outbound_idle.set()
+        self._drained: asyncio.Future[None] | None = None
         self._draining = False
-        self._offline: deque[asyncio.Future[None]] = deque()
-        self._late_ids: deque[str] = deque(maxlen=LATE_IDS_REMEMBERED)
+        # Created on first use: most connections never queue offline or time out.
+        self._offline: deque[asyncio.Future[None]] | None = None
+        self._late_ids: deque[str] | None = None
+        self._schema_validator: Any = None
         self._bad_messages = 0
         self._lost: asyncio.Future[CloseEvent] | None = None
         self._closing: asyncio.Future[CloseEvent] | None = None
         self._closed_for_good = False
         self._close_emitted = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[Any]] | None = None
         self.last_activity = 0.0
         """Event-loop time of the last frame sent or received."""
         self._logger = OCPPLogger(options.logging, self.component, self._identity)
@@ -234,13 +236,14 @@ class RPCPeer(EventEmitter):
         self._state = State.OPEN
         self._bad_messages = 0
         self._close_emitted = False
-        loop = asyncio.get_running_loop()
-        self._lost = loop.create_future()
-        self.last_activity = loop.time()
+        self._lost = asyncio.get_running_loop().create_future()
+        self._schema_validator = None
+        self.last_activity = time.monotonic()
         self._logger.info("connected", protocol=protocol)
         self.emit("open", OpenEvent(protocol, url))
-        while self._offline:
-            waiter = self._offline.popleft()
+        offline = self._offline
+        while offline:
+            waiter = offline.popleft()
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -282,8 +285,9 @@ class RPCPeer(EventEmitter):
             self.emit("close", event)
 
     def _reject_offline(self, error: Exception) -> None:
-        while self._offline:
-            waiter = self._offline.popleft()
+        offline = self._offline
+        while offline:
+            waiter = offline.popleft()
             if not waiter.done():
                 waiter.set_exception(error)
 
@@ -335,9 +339,12 @@ class RPCPeer(EventEmitter):
         elif await_pending:
             self._draining = True
             try:
-                await self._outbound_idle.wait()
+                if self._outbound:
+                    self._drained = asyncio.get_running_loop().create_future()
+                    await self._drained
             finally:
                 self._draining = False
+                self._drained = None
         else:
             self._reject_pending(closed)
         try:
@@ -360,6 +367,8 @@ class RPCPeer(EventEmitter):
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -418,10 +427,13 @@ class RPCPeer(EventEmitter):
             if self._state is State.CLOSING or not self._can_queue():
                 raise ConnectionClosedError(f"not connected (state {self._state.name})")
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._offline.append(waiter)
+            if self._offline is None:
+                self._offline = deque()
+            offline = self._offline
+            offline.append(waiter)
             limit = getattr(self._options, "offline_queue_max_size", math.inf)
-            while len(self._offline) > limit:
-                oldest = self._offline.popleft()
+            while len(offline) > limit:
+                oldest = offline.popleft()
                 if not oldest.done():
                     oldest.set_exception(
                         QueueOverflowError(f"offline queue full ({limit}): oldest call dropped")
@@ -429,8 +441,8 @@ class RPCPeer(EventEmitter):
             try:
                 await waiter
             except asyncio.CancelledError:
-                if waiter in self._offline:
-                    self._offline.remove(waiter)
+                if waiter in offline:
+                    offline.remove(waiter)
                 raise
 
     def _sendable(self) -> bool:
@@ -446,7 +458,6 @@ class RPCPeer(EventEmitter):
     ) -> dict[str, Any]:
         await self._wait_until_open()
         self._outbound += 1
-        self._outbound_idle.clear()
         try:
             while True:
                 await self._slots.acquire()
@@ -460,8 +471,9 @@ class RPCPeer(EventEmitter):
                 self._slots.release()
         finally:
             self._outbound -= 1
-            if self._outbound == 0:
-                self._outbound_idle.set()
+            drained = self._drained
+            if self._outbound == 0 and drained is not None and not drained.done():
+                drained.set_result(None)
 
     async def _send_call(
         self,
@@ -503,6 +515,8 @@ class RPCPeer(EventEmitter):
         pending = self._pending.pop(message_id, None)
         if pending is None or pending.future.done():
             return
+        if self._late_ids is None:
+            self._late_ids = deque(maxlen=LATE_IDS_REMEMBERED)
         self._late_ids.append(message_id)
         pending.future.set_exception(
             CallTimeoutError(f"{method} got no response within {timeout_ms:g} ms")
@@ -533,25 +547,30 @@ class RPCPeer(EventEmitter):
             await transport.send(text)
         except Exception as exc:
             raise RPCGenericTransportError(f"sending failed: {exc!r}") from exc
-        self.last_activity = asyncio.get_running_loop().time()
+        self.last_activity = time.monotonic()
         if self._logger.exchange_log:
             self._logger.info("OUT", direction="OUT", message=text)
         if self.has_listeners("message"):
             self.emit("message", MessageEvent(text, True))
 
     def _validator(self) -> Any:
-        from ..rpc.validation import validator_for  # jsonschema loads only when strict
-
-        validator = validator_for(self._protocol or "")
+        validator = self._schema_validator
         if validator is None:
-            raise RPCNotImplementedError(f"no schemas for {self._protocol}: strict mode cannot run")
+            from ..rpc.validation import validator_for  # loads only when strict
+
+            validator = validator_for(self._protocol or "")
+            if validator is None:
+                raise RPCNotImplementedError(
+                    f"no schemas for {self._protocol}: strict mode cannot run"
+                )
+            self._schema_validator = validator
         return validator
 
     # -- inbound ---------------------------------------------------------------------------
 
     async def receive(self, text: str) -> None:
         """Called by the transport for every text frame received."""
-        self.last_activity = asyncio.get_running_loop().time()
+        self.last_activity = time.monotonic()
         if self._logger.exchange_log:
             self._logger.info("IN", direction="IN", message=text)
         if self.has_listeners("message"):
@@ -750,7 +769,7 @@ class RPCPeer(EventEmitter):
             self._logger.warn("SEND handler raised", method=frame.action, error=repr(exc))
 
     async def _unexpected(self, frame: CallResult | CallError) -> None:
-        if frame.message_id in self._late_ids:
+        if self._late_ids is not None and frame.message_id in self._late_ids:
             self._logger.debug("late response to a timed-out call", message_id=frame.message_id)
             return
         error = RPCGenericError(f"response to unknown message id {frame.message_id!r}")

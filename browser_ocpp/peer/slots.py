@@ -14,7 +14,7 @@ class CallSlots:
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self.active = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[None]] | None = None  # created when first needed
 
     @property
     def limit(self) -> int:
@@ -27,13 +27,15 @@ class CallSlots:
 
     @property
     def waiting(self) -> int:
-        return len(self._waiters)
+        return len(self._waiters) if self._waiters else 0
 
     async def acquire(self) -> None:
         if self.active < self._limit and not self._waiters:
             self.active += 1
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = deque()
         self._waiters.append(waiter)
         try:
             await waiter
@@ -49,8 +51,9 @@ class CallSlots:
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiters and self.active < self._limit:
-            waiter = self._waiters.popleft()
+        waiters = self._waiters
+        while waiters and self.active < self._limit:
+            waiter = waiters.popleft()
             if not waiter.done():
                 self.active += 1
                 waiter.set_result(None)

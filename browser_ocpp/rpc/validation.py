@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from functools import cache
@@ -139,6 +139,10 @@ _FORMAT_CHECKER = FormatChecker(formats=())
 # Only date-time is checked.  Other formats (1.6 uses "uri") are not: checking them
 # well needs optional packages that Pyodide does not ship.
 _FORMAT_CHECKER.checks("date-time")(_is_date_time)
+_FAST_FORMATS: dict[str, Callable[[Any], bool]] = {
+    "date-time": _is_date_time,
+    "uri": lambda value: True,  # unchecked, as above
+}
 
 
 # --- validator classes --------------------------------------------------------------
@@ -174,8 +178,53 @@ def _build_checker(protocol: str, file_name: str) -> _Checker:
     for key in ("$id", "id"):
         if isinstance(schema.get(key), str):
             del schema[key]
-    checker: _Checker = _validator_class(schema, protocol)(schema, format_checker=_FORMAT_CHECKER)
-    return checker
+    full: _Checker = _validator_class(schema, protocol)(schema, format_checker=_FORMAT_CHECKER)
+    return _FastThenFull(_compile_fast(schema), full)
+
+
+def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
+    """The schema compiled to Python by fastjsonschema, or None where it cannot be."""
+    try:
+        import fastjsonschema
+    except ImportError:
+        return None
+    try:
+        # use_default=False: it would otherwise write schema defaults into the payload.
+        compiled: Callable[[Any], Any] = fastjsonschema.compile(
+            schema, formats=_FAST_FORMATS, use_default=False
+        )
+    except Exception:  # a schema it cannot compile is still checked by jsonschema
+        return None
+    return compiled
+
+
+class _FastThenFull:
+    """A compiled fast check, with jsonschema deciding whatever it does not accept.
+
+    The fast check only ever says "valid": any payload it refuses (or anything it
+    gets wrong the safe way, such as float multipleOf) goes to jsonschema, whose
+    verdict and error stand. So verdicts are jsonschema's, provided the fast check
+    never accepts what jsonschema refuses (tests/rpc/test_fast_validation.py).
+    """
+
+    __slots__ = ("_fast", "full")
+
+    def __init__(self, fast: Callable[[Any], Any] | None, full: _Checker) -> None:
+        self._fast = fast
+        self.full = full
+
+    def is_valid(self, instance: Any) -> bool:
+        fast = self._fast
+        if fast is not None:
+            try:
+                fast(instance)
+                return True
+            except Exception:
+                pass
+        return self.full.is_valid(instance)
+
+    def iter_errors(self, instance: Any) -> Iterator[Any]:
+        return self.full.iter_errors(instance)
 
 
 # --- errors -------------------------------------------------------------------------

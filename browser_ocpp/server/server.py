@@ -93,6 +93,7 @@ class OCPPServer(EventEmitter):
         self._routes: dict[str, HttpHandler] = {}
         self._started = time.monotonic()
         self._sweeper: asyncio.Task[None] | None = None
+        self._server_tasks: set[asyncio.Task[Any]] = set()
 
     # -- properties ------------------------------------------------------------------
 
@@ -330,11 +331,10 @@ class OCPPServer(EventEmitter):
 
     async def _sweep(self) -> None:
         """Close connections idle (no frame either way) for longer than session_ttl_ms."""
-        loop = asyncio.get_running_loop()
         ttl = self._options.session_ttl_ms / 1000
         while True:
             await asyncio.sleep(min(ttl / 4, 60.0))
-            deadline = loop.time() - ttl
+            deadline = time.monotonic() - ttl
             for client in list(self._clients.values()):
                 if client.last_activity < deadline:
                     client.logger.info("closing idle session")
@@ -342,8 +342,8 @@ class OCPPServer(EventEmitter):
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
-        self._listener_tasks.add(task)
-        task.add_done_callback(self._listener_tasks.discard)
+        self._server_tasks.add(task)
+        task.add_done_callback(self._server_tasks.discard)
 
     # -- calls to stations -----------------------------------------------------------------
 

@@ -26,7 +26,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_TIMEOUT = 180  # seconds for the whole Node run
-VENDORED = {"browser-ocpp", "jsonschema", "attrs", "pyrsistent", "micropip"}
+VENDORED = {"browser-ocpp", "jsonschema", "fastjsonschema", "attrs", "pyrsistent", "micropip"}
 
 pytestmark = pytest.mark.timeout(900)  # the first build downloads and builds wheels
 
@@ -71,6 +71,7 @@ with warnings.catch_warnings(record=True) as caught:
     result["first_validation_ms"] = (time.perf_counter() - started) * 1000
     result["jsonschema"] = importlib.metadata.version("jsonschema")
     result["jsonschema_file"] = sys.modules["jsonschema"].__file__
+    result["fast_path"] = validator._checker("BootNotification", "request")._fast is not None
     try:
         validator.validate_request("BootNotification", {"chargePointVendor": "ACME"})
     except RPCOccurrenceConstraintViolationError as exc:
@@ -233,7 +234,7 @@ def test_generated_lock_lists_exactly_the_vendored_wheels(runtime: Path) -> None
         assert entry["package_type"] == "package"
         assert set(entry["depends"]) <= set(packages)
         assert entry["imports"]
-    assert packages["browser-ocpp"]["depends"] == ["jsonschema"]
+    assert sorted(packages["browser-ocpp"]["depends"]) == ["fastjsonschema", "jsonschema"]
     assert packages["browser-ocpp"]["imports"] == ["browser_ocpp"]
     assert packages["jsonschema"]["version"].startswith("4.17.")
     assert packages["jsonschema"]["depends"] == ["attrs", "pyrsistent"]
@@ -265,7 +266,9 @@ def test_pyodide_boots_offline_in_node(node_result: dict[str, Any]) -> None:
     assert node_result["version"] == "314.0.7"
     assert node_result["fetch_attempts"] == []
     assert node_result["console_errors"] == []
-    assert {"browser-ocpp", "jsonschema", "attrs", "pyrsistent"} <= set(node_result["loaded"])
+    assert {"browser-ocpp", "jsonschema", "fastjsonschema", "attrs", "pyrsistent"} <= set(
+        node_result["loaded"]
+    )
     python = node_result["python"]
     assert python["platform"] == "emscripten"
     assert python["python"].startswith("3.14.")
@@ -282,6 +285,7 @@ def test_browser_ocpp_imports_without_websockets(node_result: dict[str, Any]) ->
 def test_strict_validation_under_pyodide(node_result: dict[str, Any]) -> None:
     python = node_result["python"]
     assert python["jsonschema"] == "4.17.3"
+    assert python["fast_path"] is True  # fastjsonschema compiles under Pyodide too
     assert "site-packages/jsonschema" in python["jsonschema_file"]
     assert python["invalid_request"] == [
         "RPCOccurrenceConstraintViolationError",
