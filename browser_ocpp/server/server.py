@@ -321,10 +321,9 @@ class OCPPServer(EventEmitter):
             self._spawn(previous.close(*CLOSE_REPLACED, await_pending=False))
         client.attach(transport, protocol)
         self.emit("client", client)
-        transport.start(client)
-        assert transport.reader is not None
+        transport.reader = asyncio.current_task()
         try:
-            await asyncio.shield(transport.reader)
+            await transport.run(client)
         finally:
             if self._clients.get(identity) is client:
                 del self._clients[identity]

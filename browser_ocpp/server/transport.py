@@ -35,9 +35,11 @@ class WebSocketTransport:
             await asyncio.wait([self.reader], timeout=CLOSE_TIMEOUT_S)
 
     def start(self, peer: RPCPeer) -> None:
-        self.reader = asyncio.ensure_future(self._read(peer))
+        self.reader = asyncio.ensure_future(self.run(peer))
 
-    async def _read(self, peer: RPCPeer) -> None:
+    async def run(self, peer: RPCPeer) -> None:
+        """Deliver frames to ``peer`` until the connection closes (the server runs this
+        in its connection handler, so a connection costs one task, not two)."""
         connection = self.connection
         try:
             async for message in connection:
