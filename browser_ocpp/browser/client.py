@@ -25,6 +25,7 @@ class BrowserOCPPClient(RPCClient):
     names a ``logger`` or ``handler``.
     """
 
+    __slots__ = ("_js_api",)
     component = "BrowserOCPPClient"
     options_class = ClientOptions
 

@@ -6,6 +6,9 @@ import random
 
 __all__ = ["Backoff"]
 
+_RANDOM = random.Random()
+"""Shared: seeding a Random per Backoff costs more than a whole call does."""
+
 
 class Backoff:
     """Delays (ms) that double from ``minimum`` up to ``maximum``, with jitter.
@@ -19,7 +22,7 @@ class Backoff:
         self.minimum = minimum
         self.maximum = maximum
         self.attempt = 0
-        self._rng = rng or random.Random()
+        self._rng = rng or _RANDOM
 
     def next_delay(self) -> float:
         step = min(self.maximum, self.minimum * 2.0**self.attempt)

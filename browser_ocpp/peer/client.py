@@ -34,6 +34,7 @@ class RPCClient(RPCPeer):
     the next open.
     """
 
+    __slots__ = ("_backoff", "_connecting", "_reconnect_task")
     component = "RPCClient"
     options_class = ClientOptions
     _options: ClientOptions

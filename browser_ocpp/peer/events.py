@@ -89,6 +89,7 @@ class EventEmitter:
     is logged and never disturbs the emitter or the other listeners.
     """
 
+    __slots__ = ("_listener_tasks", "_listeners")
     events: frozenset[str] = frozenset()
 
     def __init__(self) -> None:

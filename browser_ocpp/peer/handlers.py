@@ -44,6 +44,8 @@ WildcardHandler = Callable[[str, HandlerContext], Any]
 class HandlerRegistry:
     """Handlers by (protocol, method), by method, and one wildcard."""
 
+    __slots__ = ("_generic", "_specific", "wildcard")
+
     def __init__(self) -> None:
         self._specific: dict[tuple[str, str], Handler] = {}
         self._generic: dict[str, Handler] = {}

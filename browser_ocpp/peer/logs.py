@@ -112,6 +112,8 @@ class OCPPLogger:
     ``logger.info("message", {"key": "value"})`` or ``logger.info("message", key=value)``.
     """
 
+    __slots__ = ("_sink", "_tasks", "_threshold", "component", "config", "exchange_log", "identity")
+
     def __init__(
         self,
         config: LoggingConfig,

@@ -107,6 +107,32 @@ class RPCPeer(EventEmitter):
     servers hand each accepted connection to a peer of their own.
     """
 
+    # Slots: a server holds one peer per station, so per-instance size counts.
+    __slots__ = (
+        "_bad_messages",
+        "_close_emitted",
+        "_closed_for_good",
+        "_closing",
+        "_drained",
+        "_draining",
+        "_handlers",
+        "_identity",
+        "_inbound",
+        "_late_ids",
+        "_logger",
+        "_lost",
+        "_offline",
+        "_options",
+        "_outbound",
+        "_pending",
+        "_protocol",
+        "_schema_validator",
+        "_slots",
+        "_state",
+        "_tasks",
+        "_transport",
+        "last_activity",
+    )
     component = "RPCPeer"
     events = frozenset(
         {
@@ -154,7 +180,7 @@ class RPCPeer(EventEmitter):
         self._close_emitted = False
         self._tasks: set[asyncio.Task[Any]] | None = None
         self.last_activity = 0.0
-        """Event-loop time of the last frame sent or received."""
+        # time.monotonic() of the last frame sent or received.
         self._logger = OCPPLogger(options.logging, self.component, self._identity)
 
     # -- properties -----------------------------------------------------------------
@@ -402,11 +428,12 @@ class RPCPeer(EventEmitter):
                 f"idempotency_key must be a string of 1 to 36 characters, not {idempotency_key!r}"
             )
         message_id = idempotency_key or str(uuid.uuid4())
-        backoff = Backoff(*RETRY_BACKOFF_MS)
+        backoff: Backoff | None = None
         while True:
             try:
                 return await self._call_once(protocol, method, params, message_id, timeout_ms)
             except CallTimeoutError:
+                backoff = backoff or Backoff(*RETRY_BACKOFF_MS)
                 if backoff.attempt >= retries:
                     raise
                 delay = backoff.next_delay()

@@ -11,6 +11,8 @@ __all__ = ["CallSlots"]
 class CallSlots:
     """Up to ``limit`` holders at once; waiters are served first come, first served."""
 
+    __slots__ = ("_limit", "_waiters", "active")
+
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self.active = 0

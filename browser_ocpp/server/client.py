@@ -32,6 +32,7 @@ class OCPPClient(RPCClient):
     that stops answering is dropped and reconnected) and ``compression``.
     """
 
+    __slots__ = ()
     component = "OCPPClient"
     options_class = OCPPClientOptions
     _options: OCPPClientOptions

@@ -46,6 +46,7 @@ MAX_CLOSE_REASON_BYTES = 123
 class OCPPServerClient(RPCPeer):
     """A connected station, as the server sees it."""
 
+    __slots__ = ("handshake", "server", "session")
     component = "OCPPServerClient"
 
     def __init__(

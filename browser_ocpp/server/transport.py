@@ -19,6 +19,8 @@ CLOSE_TIMEOUT_S = 5.0
 class WebSocketTransport:
     """Moves text frames between a websockets connection and a peer."""
 
+    __slots__ = ("connection", "reader")
+
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.reader: asyncio.Task[None] | None = None
