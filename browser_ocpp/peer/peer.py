@@ -120,7 +120,6 @@ class RPCPeer(EventEmitter):
         "_inbound",
         "_late_ids",
         "_logger",
-        "_lost",
         "_offline",
         "_options",
         "_outbound",
@@ -174,7 +173,6 @@ class RPCPeer(EventEmitter):
         self._late_ids: deque[str] | None = None
         self._schema_validator: Any = None
         self._bad_messages = 0
-        self._lost: asyncio.Future[CloseEvent] | None = None
         self._closing: asyncio.Future[CloseEvent] | None = None
         self._closed_for_good = False
         self._close_emitted = False
@@ -262,7 +260,6 @@ class RPCPeer(EventEmitter):
         self._state = State.OPEN
         self._bad_messages = 0
         self._close_emitted = False
-        self._lost = asyncio.get_running_loop().create_future()
         self._schema_validator = None
         self.last_activity = time.monotonic()
         self._logger.info("connected", protocol=protocol)
@@ -290,8 +287,6 @@ class RPCPeer(EventEmitter):
             if not pending.future.done():
                 pending.future.set_exception(lost)
         self._pending.clear()
-        if self._lost is not None and not self._lost.done():
-            self._lost.set_result(event)
         self._logger.info("disconnected", code=code, reason=reason)
         self.emit("disconnect", event)
         self._after_lost(event)

@@ -95,7 +95,7 @@ class Handshake:
             identity=identity,
             pathname=parts.path,
             query=parse_qs(parts.query, keep_blank_values=True),
-            headers=dict(headers),
+            headers=headers,  # websockets Headers: case-insensitive, not copied
             protocols=tuple(protocols),
             remote_address=remote_address,
             password=password,

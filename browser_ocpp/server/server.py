@@ -228,11 +228,10 @@ class OCPPServer(EventEmitter):
                 return await self._http(request.path)
             return None  # websockets answers 426 Upgrade Required
         remote = connection.remote_address
-        headers = {name: value for name, value in request.headers.raw_items()}
         certificate = connection.transport.get_extra_info("peercert") if self._ssl else None
         try:
             handshake = Handshake.parse(
-                request.path, headers, self._offered(request.headers), remote, certificate
+                request.path, request.headers, self._offered(request.headers), remote, certificate
             )
         except ValueError as exc:
             self._security_event("UPGRADE_ABORTED", None, str(exc), remote)

@@ -133,7 +133,7 @@ async def test_auth_handler_sees_the_handshake_and_sets_session(
     handshake = seen[0].handshake
     assert handshake.identity == "CP 9" and handshake.pathname == "/ocpp/CP%209"
     assert handshake.query == {"token": ["abc"]}
-    assert handshake.headers["X-Station-Model"] == "One"
+    assert handshake.headers["X-Station-Model"] == handshake.headers["x-station-model"] == "One"
     assert handshake.protocols == ("ocpp1.6", "ocpp2.0.1")
     assert handshake.remote_address[0] == "127.0.0.1"
     assert station.session == {"tenant": "t1"} and client.protocol == "ocpp2.0.1"
