@@ -572,8 +572,13 @@ class RPCPeer(EventEmitter):
         self.last_activity = time.monotonic()
         if self._logger.exchange_log:
             self._logger.info("OUT", direction="OUT", message=text)
-        if self.has_listeners("message"):
+        if self._listeners.get("message"):
             self.emit("message", MessageEvent(text, True))
+
+    def _checks(self, action: str) -> bool:
+        """Whether strict mode validates ``action`` here (it has a schema and is selected)."""
+        protocol = self._protocol
+        return self._options.is_strict(protocol, action) and action in known_actions(protocol or "")
 
     def _validator(self) -> Any:
         validator = self._schema_validator
@@ -595,7 +600,7 @@ class RPCPeer(EventEmitter):
         self.last_activity = time.monotonic()
         if self._logger.exchange_log:
             self._logger.info("IN", direction="IN", message=text)
-        if self.has_listeners("message"):
+        if self._listeners.get("message"):
             self.emit("message", MessageEvent(text, False))
         frame = parse(text, self._protocol)
         kind = type(frame)
@@ -621,14 +626,14 @@ class RPCPeer(EventEmitter):
             await self._on_bad(BadMessage(encode(frame), self._protocol, message_id, error, None))
             await self._send_error(message_id, error)
             return
-        if self.has_listeners("call"):
+        if self._listeners.get("call"):
             self.emit("call", FrameEvent(frame, False, frame.action))
         try:
             result = self._dispatch(frame)
         except Exception as exc:
             await self._reply_exception(frame, exc)
             return
-        if inspect.isawaitable(result):
+        if type(result) is not dict and inspect.isawaitable(result):
             task = self._spawn(self._finish_call(frame, result))
             self._inbound[message_id] = task
             task.add_done_callback(lambda _: self._inbound.pop(message_id, None))
@@ -649,7 +654,7 @@ class RPCPeer(EventEmitter):
             if known:
                 raise RPCNotSupportedError(f"{frame.action} is not supported")
             raise RPCNotImplementedError(f"{frame.action} is not implemented")
-        if known and self._options.is_strict(protocol, frame.action):
+        if known and self._options.strict_mode and self._options.is_strict(protocol, frame.action):
             self._validator().validate_request(frame.action, frame.payload)
         handler, wildcard = found
         context = HandlerContext(frame.payload, frame.action, protocol, frame.message_id, self)
@@ -674,9 +679,7 @@ class RPCPeer(EventEmitter):
             )
             await self._send_error(frame.message_id, RPCInternalError("handler returned no object"))
             return
-        if self._options.is_strict(self._protocol, frame.action) and frame.action in known_actions(
-            self._protocol or ""
-        ):
+        if self._options.strict_mode and self._checks(frame.action):
             try:
                 self._validator().validate_response(frame.action, result)
             except RPCError as exc:
@@ -691,7 +694,7 @@ class RPCPeer(EventEmitter):
             self._logger.error("handler response is not JSON", method=frame.action, error=str(exc))
             await self._send_error(frame.message_id, RPCInternalError("response is not JSON"))
             return
-        if await self._try_send(text) and self.has_listeners("call_result"):
+        if await self._try_send(text) and self._listeners.get("call_result"):
             self.emit("call_result", FrameEvent(reply, True, frame.action))
 
     async def _reply_exception(self, frame: Call, exc: Exception) -> None:
