@@ -150,9 +150,9 @@ class BrowserTransport:
 
     async def _read(self, peer: RPCPeer) -> None:
         while (data := await self._inbox.get()) is not None:
-            await peer.receive(data)  # type: ignore[arg-type]  # bytes -> bad message
+            await peer.receive(data, self)  # type: ignore[arg-type]  # bytes -> bad message
         code, reason = self._closed.result() if self._closed.done() else (1006, "")
-        peer.connection_lost(code, reason)
+        peer.connection_lost(code, reason, self)
 
     @property
     def buffered_amount(self) -> int:
@@ -173,4 +173,7 @@ async def open_browser_socket(
         if isinstance(exc, TimeoutError):
             socket.close(1000, "")
         raise _failure(url, protocols) from exc
+    except BaseException:  # cancelled (close() during a reconnect): do not leave it open
+        socket.close(1000, "")
+        raise
     return transport, (str(socket.protocol) or None)

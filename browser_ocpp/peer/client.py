@@ -7,6 +7,7 @@ Shared by the browser client and the CPython client; each supplies only
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from ..rpc.errors import ConnectionClosedError
@@ -78,6 +79,10 @@ class RPCClient(RPCPeer):
             return
         if self._connecting is not None:
             return await asyncio.shield(self._connecting)
+        closing = self._closing
+        if closing is not None and not closing.done():  # let a close in progress finish
+            with contextlib.suppress(Exception):
+                await asyncio.shield(closing)
         self._options.check_connectable()
         self._stop_reconnecting()
         self._closed_for_good = False

@@ -61,6 +61,12 @@ LATE_IDS_REMEMBERED = 64
 CLOSE_TOO_MANY_BAD_MESSAGES = (1002, "too many bad messages")
 
 
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Mark a close task's outcome as seen (its callers get it through shield)."""
+    if not task.cancelled():
+        task.exception()
+
+
 class State(enum.IntEnum):
     """Connection states, numbered as the browser's ``WebSocket.readyState``."""
 
@@ -173,7 +179,7 @@ class RPCPeer(EventEmitter):
         self._late_ids: deque[str] | None = None
         self._schema_validator: Any = None
         self._bad_messages = 0
-        self._closing: asyncio.Future[CloseEvent] | None = None
+        self._closing: asyncio.Task[CloseEvent] | None = None
         self._closed_for_good = False
         self._close_emitted = False
         self._tasks: set[asyncio.Task[Any]] | None = None
@@ -270,9 +276,13 @@ class RPCPeer(EventEmitter):
             if not waiter.done():
                 waiter.set_result(None)
 
-    def connection_lost(self, code: int, reason: str = "") -> None:
-        """Called by the transport, once, when the connection is gone."""
-        if self._transport is None:
+    def connection_lost(self, code: int, reason: str = "", transport: object = None) -> None:
+        """Called by the transport, once, when the connection is gone.
+
+        A transport passes itself: a late report from a connection already replaced
+        (a forced close, then a new connect) must not end the new one.
+        """
+        if self._transport is None or (transport is not None and transport is not self._transport):
             return
         self._transport = None
         self._state = State.CLOSED
@@ -287,6 +297,7 @@ class RPCPeer(EventEmitter):
             if not pending.future.done():
                 pending.future.set_exception(lost)
         self._pending.clear()
+        self._inbound = {}  # handlers still running answer nobody (see _finish_call)
         self._logger.info("disconnected", code=code, reason=reason)
         self.emit("disconnect", event)
         self._after_lost(event)
@@ -330,17 +341,15 @@ class RPCPeer(EventEmitter):
         bounded by its timeout); ``force`` drops the connection at once and rejects
         every pending call.
         """
-        if self._closing is not None:
-            return await asyncio.shield(self._closing)
-        self._closing = asyncio.get_running_loop().create_future()
-        try:
-            event = await self._close(code, reason, await_pending=await_pending, force=force)
-        except BaseException as exc:
-            self._closing.set_exception(exc)
-            self._closing.exception()  # mark retrieved: the caller gets it raised
-            raise
-        self._closing.set_result(event)
-        return event
+        if self._closing is None:
+            # A task of its own: a caller that is cancelled (wait_for...) does not
+            # leave the peer half closed, and later close() calls still get the result.
+            closing = asyncio.ensure_future(
+                self._close(code, reason, await_pending=await_pending, force=force)
+            )
+            closing.add_done_callback(_retrieved)
+            self._closing = closing
+        return await asyncio.shield(self._closing)
 
     async def _close(
         self, code: int, reason: str, *, await_pending: bool, force: bool
@@ -478,7 +487,14 @@ class RPCPeer(EventEmitter):
         message_id: str,
         timeout_ms: float,
     ) -> dict[str, Any]:
-        await self._wait_until_open()
+        if self._state is not State.OPEN:
+            try:
+                async with asyncio.timeout(timeout_ms / 1000):
+                    await self._wait_until_open()
+            except TimeoutError:
+                raise CallTimeoutError(
+                    f"{method} was not sent within {timeout_ms:g} ms: no connection opened"
+                ) from None
         self._outbound += 1
         try:
             while True:
@@ -595,8 +611,11 @@ class RPCPeer(EventEmitter):
 
     # -- inbound ---------------------------------------------------------------------------
 
-    async def receive(self, text: str) -> None:
-        """Called by the transport for every text frame received."""
+    async def receive(self, text: str, transport: object = None) -> None:
+        """Called by the transport for every text frame received (a transport passes
+        itself, so frames still arriving from a replaced connection are dropped)."""
+        if transport is not None and transport is not self._transport:
+            return
         self.last_activity = time.monotonic()
         if self._logger.exchange_log:
             self._logger.info("IN", direction="IN", message=text)
@@ -634,9 +653,12 @@ class RPCPeer(EventEmitter):
             await self._reply_exception(frame, exc)
             return
         if type(result) is not dict and inspect.isawaitable(result):
-            task = self._spawn(self._finish_call(frame, result))
-            self._inbound[message_id] = task
-            task.add_done_callback(lambda _: self._inbound.pop(message_id, None))
+            task = self._spawn(self._finish_call(frame, result, self._transport))
+            inbound = self._inbound
+            inbound[message_id] = task
+            task.add_done_callback(
+                lambda done: inbound.pop(message_id) if inbound.get(message_id) is done else None
+            )
             return
         await self._reply(frame, result)
 
@@ -660,13 +682,19 @@ class RPCPeer(EventEmitter):
         context = HandlerContext(frame.payload, frame.action, protocol, frame.message_id, self)
         return handler(frame.action, context) if wildcard else handler(context)
 
-    async def _finish_call(self, frame: Call, result: Awaitable[Any]) -> None:
+    async def _finish_call(self, frame: Call, result: Awaitable[Any], transport: object) -> None:
+        error: Exception | None = None
         try:
             value = await result
         except Exception as exc:
-            await self._reply_exception(frame, exc)
+            value, error = None, exc
+        if self._transport is not transport:  # its connection is gone: no reply on another
+            self._logger.debug("reply dropped: the call's connection closed", method=frame.action)
             return
-        await self._reply(frame, value)
+        if error is not None:
+            await self._reply_exception(frame, error)
+        else:
+            await self._reply(frame, value)
 
     async def _reply(self, frame: Call, result: Any) -> None:
         if result is NOREPLY:
@@ -802,6 +830,12 @@ class RPCPeer(EventEmitter):
 
     async def _on_bad(self, verdict: BadMessage) -> None:
         self._bad_messages += 1
+        if verdict.message_type in (MessageType.CALLRESULT, MessageType.CALLERROR):
+            pending = self._pending.pop(verdict.message_id, None)
+            if pending is not None:  # the answer came, unreadable: fail now, not at timeout
+                pending.timer.cancel()
+                if not pending.future.done():
+                    pending.future.set_exception(verdict.error)
         self._logger.warn(
             "bad message",
             code=verdict.error_code,

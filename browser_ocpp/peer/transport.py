@@ -26,7 +26,8 @@ class Transport(Protocol):
         """Close (``force``: drop at once, no closing handshake); return when closed."""
 
     def start(self, peer: RPCPeer) -> None:
-        """Begin delivering received frames (and the loss of the connection) to ``peer``."""
+        """Begin delivering received frames (and the loss of the connection) to ``peer``,
+        as ``peer.receive(text, self)`` and ``peer.connection_lost(code, reason, self)``."""
 
 
 class MemoryTransport:
@@ -47,8 +48,8 @@ class MemoryTransport:
     async def _read(self) -> None:
         assert self.peer is not None
         while (text := await self._inbox.get()) is not None:
-            await self.peer.receive(text)
-        self.peer.connection_lost(*self._close_info)
+            await self.peer.receive(text, self)
+        self.peer.connection_lost(*self._close_info, self)
 
     async def send(self, text: str) -> None:
         if self.closed or self.other is None or self.other.closed:

@@ -103,6 +103,8 @@ class BadMessage:
     message_id: str
     error: RPCError
     reply_type: MessageType | None
+    message_type: int | None = None
+    """The frame's message type number, where it could be read."""
 
     @property
     def reply(self) -> bool:
@@ -183,7 +185,7 @@ def parse(text: str | bytes, protocol: str | None) -> Frame | BadMessage:
     if not readable:
         why = "message id is not a string of 1 to 36 characters"
         if kind != MessageType.CALL:  # only requests are ever answered
-            return BadMessage(text, protocol, UNREADABLE_ID, RPCFrameworkError(why), None)
+            return BadMessage(text, protocol, UNREADABLE_ID, RPCFrameworkError(why), None, kind)
         return _unreadable(text, protocol, why)
     if kind == MessageType.CALL or kind == MessageType.SEND:
         return _parse_request(text, protocol, message, message_id, kind)
@@ -244,13 +246,13 @@ def _parse_result(
     )
     if len(message) != 3:
         why = f"CALLRESULT must have 3 elements, not {len(message)}"
-        return BadMessage(text, protocol, message_id, RPCFrameworkError(why), reply)
+        return BadMessage(text, protocol, message_id, RPCFrameworkError(why), reply, 3)
     payload = message[2]
     if payload is None:
         payload = {}
     elif not isinstance(payload, dict):
         why = "CALLRESULT payload must be a JSON object"
-        return BadMessage(text, protocol, message_id, RPCFormationViolationError(why), reply)
+        return BadMessage(text, protocol, message_id, RPCFormationViolationError(why), reply, 3)
     return CallResult(message_id, payload)
 
 
@@ -261,16 +263,16 @@ def _parse_error(
     name = "CALLERROR" if kind == MessageType.CALLERROR else "CALLRESULTERROR"
     if len(message) != 5:
         why = f"{name} must have 5 elements, not {len(message)}"
-        return BadMessage(text, protocol, message_id, RPCFrameworkError(why), None)
+        return BadMessage(text, protocol, message_id, RPCFrameworkError(why), None, kind)
     code, description, details = message[2], message[3], message[4]
     if not isinstance(code, str) or not isinstance(description, str):
         why = f"{name} code and description must be strings"
-        return BadMessage(text, protocol, message_id, RPCFrameworkError(why), None)
+        return BadMessage(text, protocol, message_id, RPCFrameworkError(why), None, kind)
     if details is None:
         details = {}
     elif not isinstance(details, dict):
         why = f"{name} details must be a JSON object"
-        return BadMessage(text, protocol, message_id, RPCFormationViolationError(why), None)
+        return BadMessage(text, protocol, message_id, RPCFormationViolationError(why), None, kind)
     if kind == MessageType.CALLERROR:
         return CallError(message_id, code, description, details)
     return CallResultError(message_id, code, description, details)

@@ -45,11 +45,11 @@ class WebSocketTransport:
         connection = self.connection
         try:
             async for message in connection:
-                await peer.receive(message)  # type: ignore[arg-type]  # bytes -> bad message
+                await peer.receive(message, self)  # type: ignore[arg-type]  # bytes: bad message
         except ConnectionClosed:
             pass
         finally:
-            peer.connection_lost(*self.close_info())
+            peer.connection_lost(*self.close_info(), self)
 
     def close_info(self) -> tuple[int, str]:
         """The close frame received; else the one we sent (a dead peer: 1011

@@ -321,3 +321,18 @@ def test_library_logs_go_to_the_console_not_stderr(
     logging.getLogger("browser_ocpp.events").error("listener for 'open' raised")
     assert lines == [("error", "browser_ocpp.events: listener for 'open' raised")]
     assert capsys.readouterr().err == ""
+
+
+async def test_a_cancelled_open_closes_its_socket(api: JSApi, hub: Hub) -> None:
+    base = BrowserTransport.live_proxies
+    client = make(api)
+    connecting = asyncio.ensure_future(client.connect())
+    await asyncio.sleep(0)  # the socket exists, its open event has not fired yet
+    connecting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await connecting
+    socket = hub.sockets[0]
+    assert socket.closed_with == (1000, "")
+    for _ in range(3):  # the close event and the proxy release take a loop turn each
+        await asyncio.sleep(0)
+    assert BrowserTransport.live_proxies == base

@@ -42,7 +42,10 @@ async def test_close_waits_for_pending_calls_by_default(pair: PairFactory) -> No
     station, csms = await pair()
     call, release = await _stalled_call(station, csms)
     closing = asyncio.ensure_future(station.close(1000, "bye"))
-    await asyncio.sleep(0)
+    for _ in range(10):  # a few loop turns: close() runs in a task of its own
+        if station.state is State.CLOSING:
+            break
+        await asyncio.sleep(0)
     assert station.state is State.CLOSING and not closing.done()
     with pytest.raises(ConnectionClosedError):
         await station.call("Heartbeat", {})  # no new calls while closing
@@ -223,3 +226,46 @@ async def test_max_bad_messages_closes_with_1002(pair: PairFactory) -> None:
     assert event == CloseEvent(1002, "too many bad messages")
     assert len(bad) == 3
     assert csms.state is State.CLOSED
+
+
+async def test_reports_from_a_replaced_transport_are_ignored(pair: PairFactory) -> None:
+    from browser_ocpp.peer import memory_pair
+
+    station, csms = await pair()
+    stale, _ = memory_pair()
+    csms.handle("Heartbeat", lambda ctx: {"currentTime": "t"})
+    calls = collect(csms, "call")
+    await station.receive('[2,"old-1","Heartbeat",{}]', stale)  # dropped, not handled
+    station.connection_lost(1006, "old socket", stale)
+    assert station.state is State.OPEN
+    assert await wait(station.call("Heartbeat", {})) == {"currentTime": "t"}
+    assert [event.frame.message_id for event in calls] != ["old-1"]
+
+
+async def test_a_cancelled_close_still_completes(pair: PairFactory) -> None:
+    station, csms = await pair()
+    call, release = await _stalled_call(station, csms)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(station.close(4000, "first"), 0.05)
+    assert station.state is State.CLOSING  # still draining, not stuck
+    release.set()
+    assert await wait(call) == {"currentTime": "t"}
+    assert await wait(station.close(force=True)) == CloseEvent(4000, "first")
+    assert station.state is State.CLOSED
+
+
+@pytest.mark.parametrize("answer", ['[3,"{id}","not an object"]', '[4,"{id}",42,"",{{}}]'])
+async def test_a_malformed_answer_fails_the_pending_call_at_once(
+    pair: PairFactory, answer: str
+) -> None:
+    from browser_ocpp import NOREPLY, RPCError
+
+    station, csms = await pair()
+    ids: list[str] = []
+    csms.handle("Heartbeat", lambda ctx: ids.append(ctx.message_id) or NOREPLY)
+    call = asyncio.ensure_future(station.call("Heartbeat", {}, timeout_ms=30_000))
+    calls = collect(csms, "call")
+    await calls.wait_len(1)
+    await csms.send_raw(answer.format(id=ids[0]))
+    with pytest.raises(RPCError):  # not CallTimeoutError 30 s later
+        await wait(call)

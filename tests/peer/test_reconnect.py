@@ -264,3 +264,75 @@ def test_reconnect_options_are_checked() -> None:
     assert client.url.endswith("/CP-9") and client.identity == "CP-9"
     event = ReconnectEvent(1, 7.0)
     assert event.attempt == 1
+
+
+async def test_connect_while_a_close_is_draining_waits_for_it(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    release = asyncio.Event()
+
+    async def slow(ctx: Any) -> dict[str, Any]:
+        await release.wait()
+        return {"currentTime": "t"}
+
+    hub.setup = lambda server: server.handle("Heartbeat", slow)
+    client = MemoryClient(hub)
+    clients.append(client)
+    await wait(client.connect())
+    pending = asyncio.ensure_future(client.call("Heartbeat", {}))
+    closing = asyncio.ensure_future(client.close(1000, "bye"))
+    for _ in range(10):  # a few loop turns until the close is under way
+        if client.state is State.CLOSING:
+            break
+        await asyncio.sleep(0)
+    assert client.state is State.CLOSING
+    reconnecting = asyncio.ensure_future(client.connect())
+    await asyncio.sleep(0)
+    assert not reconnecting.done()
+    release.set()
+    assert await wait(pending) == {"currentTime": "t"}
+    assert await wait(closing) == CloseEvent(1000, "bye")
+    await wait(reconnecting)
+    assert client.state is State.OPEN and hub.attempts == 2
+    assert await wait(client.call("Heartbeat", {})) == {"currentTime": "t"}
+
+
+async def test_queued_call_times_out_when_no_connection_opens(clients: list[RPCPeer]) -> None:
+    from browser_ocpp import CallTimeoutError
+
+    client = MemoryClient(Hub(), offline_queue=True)
+    clients.append(client)
+    with pytest.raises(CallTimeoutError, match="not sent within 30 ms: no connection opened"):
+        await wait(client.call("Heartbeat", {}, timeout_ms=30))
+    assert client._offline is not None and len(client._offline) == 0  # noqa: SLF001
+
+
+async def test_a_handler_outliving_its_connection_answers_nobody(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(ctx: Any) -> dict[str, Any]:
+        started.set()
+        await release.wait()
+        return {"status": "Accepted"}
+
+    client = MemoryClient(hub, **FAST)
+    client.handle("ClearCache", slow)
+    clients.append(client)
+    await wait(client.connect())
+    first = hub.servers[-1]
+    stale = asyncio.ensure_future(first.call("ClearCache", {}, idempotency_key="1"))
+    await wait(started.wait())
+    opened = expect(client, "open")
+    await hub.drop()
+    await wait(opened)
+    second = hub.servers[-1]
+    bad = collect(second, "bad_message")
+    client.handle("ClearCache", lambda ctx: {"status": "Rejected"})
+    # The new connection may reuse id "1": it is not "already being handled".
+    assert await wait(second.call("ClearCache", {}, idempotency_key="1")) == {"status": "Rejected"}
+    release.set()
+    with pytest.raises(ConnectionClosedError):
+        await wait(stale)
+    await wait(second.call("ClearCache", {}))  # the old reply, had it gone out, came first
+    assert bad == []
