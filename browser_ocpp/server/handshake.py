@@ -28,10 +28,12 @@ def identity_from_path(path: str) -> str:
     Raises ValueError (with the reason) when it is empty, longer than 48 characters,
     or holds a colon (which Basic auth could not carry).
     """
-    raw = urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1]
+    raw = urlsplit(path).path.rsplit("/", 1)[-1]
     identity = unquote(raw, errors="strict")
     if not identity:
         raise ValueError("the URL path has no charging station identity")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in identity):
+        raise ValueError("identity must not contain control characters")
     if len(identity) > MAX_IDENTITY_LENGTH:
         raise ValueError(f"identity longer than {MAX_IDENTITY_LENGTH} characters")
     if ":" in identity:

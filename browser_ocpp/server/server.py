@@ -378,6 +378,8 @@ class OCPPServer(EventEmitter):
     ) -> dict[str, dict[str, Any] | Exception]:
         """Call ``method`` on many stations at once (at most ``concurrency`` in flight);
         returns each identity's response payload or the error it got."""
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be an integer of 1 or more, not {concurrency!r}")
         limit = asyncio.Semaphore(concurrency)
 
         async def one(identity: str) -> dict[str, Any] | Exception:

@@ -63,12 +63,15 @@ class StaticFiles:
         for prefix, folder in self._mounts:
             if path == prefix.rstrip("/") or path.startswith(prefix):
                 relative = path[len(prefix) :] if path.startswith(prefix) else ""
-                candidate = (folder / relative).resolve()
-                if not candidate.is_relative_to(folder):
+                try:
+                    candidate = (folder / relative).resolve()
+                    if not candidate.is_relative_to(folder):
+                        return None
+                    if candidate.is_dir():
+                        candidate = candidate / "index.html"
+                    return candidate if candidate.is_file() else None
+                except (OSError, ValueError):  # e.g. an embedded NUL byte
                     return None
-                if candidate.is_dir():
-                    candidate = candidate / "index.html"
-                return candidate if candidate.is_file() else None
         return None
 
     def _read(self, path: Path) -> bytes:

@@ -303,7 +303,7 @@ async def test_queued_call_times_out_when_no_connection_opens(clients: list[RPCP
     clients.append(client)
     with pytest.raises(CallTimeoutError, match="not sent within 30 ms: no connection opened"):
         await wait(client.call("Heartbeat", {}, timeout_ms=30))
-    assert client._offline is not None and len(client._offline) == 0  # noqa: SLF001
+    assert client._offline is not None and len(client._offline) == 0
 
 
 async def test_a_handler_outliving_its_connection_answers_nobody(clients: list[RPCPeer]) -> None:

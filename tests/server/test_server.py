@@ -332,3 +332,30 @@ async def test_compression_is_negotiated_when_both_ask(
     connection = client._transport.connection  # type: ignore[union-attr]
     assert any("deflate" in type(e).__name__.lower() for e in connection.protocol.extensions)
     assert await wait(client.call("BootNotification", BOOT16)) == BOOT_OK
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("/ocpp/", "no charging station"),
+        ("/ocpp//", "no charging station"),
+        ("/ocpp/CP%0d%0aX", "control"),
+    ],
+)
+async def test_empty_last_segment_and_control_characters_are_refused(
+    make_server: ServerFactory, path: str, why: str
+) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    server = await make_server()
+    with pytest.raises(InvalidStatus) as caught:
+        await wait(connect(f"ws://127.0.0.1:{server.port}{path}", subprotocols=["ocpp1.6"]))  # type: ignore[list-item]
+    assert caught.value.response.status_code == 400
+    assert why in bytes(caught.value.response.body or b"").decode()
+
+
+async def test_broadcast_concurrency_is_checked(make_server: ServerFactory) -> None:
+    server = await make_server()
+    with pytest.raises(ValueError, match="concurrency"):
+        await server.broadcast_batch(["CP-1"], "Reset", {"type": "Soft"}, concurrency=0)
