@@ -52,7 +52,8 @@ async def test_files_are_served_with_the_right_types(
 
 
 @pytest.mark.parametrize(
-    "path", ["/missing.js", "/../secret.txt", "/%2e%2e/secret.txt", "/pyodide/../../secret.txt"]
+    "path",
+    ["/missing.js", "/../secret.txt", "/%2e%2e/secret.txt", "/pyodide/../../secret.txt", "/%00"],
 )
 async def test_missing_and_outside_paths_are_404(
     make_server: ServerFactory, site: Path, path: str
