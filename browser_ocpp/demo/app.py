@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from websockets.datastructures import Headers
+
 from ..rpc.versions import SUPPORTED_PROTOCOLS
 from ..server import OCPPServer
 from .csms import DemoCSMS
@@ -16,6 +18,17 @@ from .csms import DemoCSMS
 __all__ = ["ConsoleServer"]
 
 JSON = "application/json"
+OPERATOR_HEADER = "X-OCPP-Operator"
+"""Sent by the operator view. Another site's page cannot send it (a custom header
+needs a CORS preflight, which this server never grants), so a link or an image
+elsewhere cannot make a station reset."""
+
+
+def _from_operator_page(headers: Headers) -> bool:
+    if headers.get(OPERATOR_HEADER) != "1":
+        return False
+    origin = headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == headers.get("Host")
 
 
 def _json(status: int, value: Any) -> tuple[int, str, bytes]:
@@ -44,10 +57,13 @@ class ConsoleServer:
     async def close(self) -> None:
         await self.server.close()
 
-    def _stations(self, path: str) -> tuple[int, str, bytes]:
+    def _stations(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
         return _json(200, {"stations": self.csms.snapshot()})
 
-    async def _command(self, path: str) -> tuple[int, str, bytes]:
+    async def _command(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
+        if not _from_operator_page(headers):
+            message = f"commands need the {OPERATOR_HEADER} header, from this server's own pages"
+            return _json(403, {"ok": False, "error": "Forbidden", "message": message})
         query = parse_qs(urlsplit(path).query)
         identity = query.get("identity", [""])[0]
         action = query.get("action", [""])[0]

@@ -19,6 +19,8 @@ HEARTBEAT_INTERVAL_S = 60
 BLOCKED_PREFIX = "BLOCKED"
 """idTags starting with this are refused, so both answers can be tried."""
 EVENTS_KEPT = 50
+STATIONS_KEPT = 1000
+"""Records of stations seen; beyond this the oldest disconnected ones are forgotten."""
 
 
 def now() -> str:
@@ -110,6 +112,7 @@ class DemoCSMS:
             record.transactions, record.meter_values = previous.transactions, previous.meter_values
             record.events = previous.events
         self.stations[identity] = record
+        self._forget_old()
         record.note(f"connected ({client.protocol})")
 
         def closed(event: Any) -> None:
@@ -134,6 +137,13 @@ class DemoCSMS:
             client.handle(action, lambda ctx, h=handler: h(record, ctx))
         # Notifications this demo only records: an empty response is valid for them.
         client.handle(lambda action, ctx: self._notification(record, action))
+
+    def _forget_old(self) -> None:
+        gone = sorted(
+            (r for r in self.stations.values() if not r.connected), key=lambda r: r.connected_at
+        )
+        for record in gone[: max(0, len(self.stations) - STATIONS_KEPT)]:
+            del self.stations[record.identity]
 
     def _boot(self, record: StationRecord, ctx: HandlerContext) -> dict[str, Any]:
         record.boot = ctx.params

@@ -31,9 +31,9 @@ from .transport import WebSocketTransport
 __all__ = ["OCPPServer", "OCPPServerClient"]
 
 AuthHandler = Callable[[AuthContext], Any]
-HttpHandler = Callable[[str], Any]
-"""Called with the request path (and query); returns ``(status, content_type, body)``,
-or an awaitable of it."""
+HttpHandler = Callable[[str, Headers], Any]
+"""Called with the request path (and query) and headers; returns ``(status,
+content_type, body)``, or an awaitable of it."""
 
 CLOSE_REPLACED = (4000, "replaced by a new connection with the same identity")
 CLOSE_SESSION_EXPIRED = (4001, "session expired after inactivity")
@@ -163,7 +163,11 @@ class OCPPServer(EventEmitter):
         self._static.mount(prefix, directory)
 
     def route(self, path: str, handler: HttpHandler) -> None:
-        """Answer plain HTTP GETs of ``path`` with ``handler(path_and_query)``."""
+        """Answer plain HTTP GETs of ``path`` with ``handler(path_and_query, headers)``.
+
+        Routes and mounted files are outside the security profile: they answer
+        before any station authentication, so guard what they expose yourself.
+        """
         self._routes["/" + path.strip("/")] = handler
 
     def update_tls(self, cert: str | bytes, key: str | bytes, password: Any = None) -> None:
@@ -225,7 +229,7 @@ class OCPPServer(EventEmitter):
     ) -> Response | None:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             if self._routes or self._static:
-                return await self._http(request.path)
+                return await self._http(request.path, request.headers)
             return None  # websockets answers 426 Upgrade Required
         remote = connection.remote_address
         certificate = connection.transport.get_extra_info("peercert") if self._ssl else None
@@ -263,12 +267,12 @@ class OCPPServer(EventEmitter):
         self._decisions[connection] = context
         return None
 
-    async def _http(self, path: str) -> Response:
+    async def _http(self, path: str, request_headers: Headers) -> Response:
         handler = self._routes.get(urlsplit(path).path.rstrip("/") or "/")
         if handler is None:
             return self._static.response(path)
         try:
-            result = handler(path)
+            result = handler(path, request_headers)
             status, kind, body = await result if inspect.isawaitable(result) else result
         except Exception as exc:
             self._logger.error("HTTP handler raised", path=path, error=repr(exc))

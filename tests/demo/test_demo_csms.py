@@ -35,7 +35,8 @@ async def console(tmp_path: Path) -> Any:
 
 
 async def api(server: ConsoleServer, path: str, **query: str) -> Any:
-    status, headers, body = await http_get(server.server.port, f"{path}?{urlencode(query)}")
+    extra = {"X-OCPP-Operator": "1"}
+    status, headers, body = await http_get(server.server.port, f"{path}?{urlencode(query)}", extra)
     assert headers["content-type"] == "application/json"
     return status, json.loads(body)
 
@@ -190,3 +191,21 @@ def test_serve_refuses_a_folder_without_a_console(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2 and "expected index.html" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-OCPP-Operator": "0"}, {"X-OCPP-Operator": "1", "Origin": "http://evil.example"}],
+)
+async def test_commands_only_from_the_operator_page(
+    console: ConsoleServer, headers: dict[str, str]
+) -> None:
+    client = station(console, "CP-SAFE", "ocpp1.6")
+    resets: list[Any] = []
+    client.handle("Reset", lambda ctx: resets.append(ctx.params) or {"status": "Accepted"})
+    await wait(client.connect())
+    query = urlencode({"identity": "CP-SAFE", "action": "Reset", "params": '{"type": "Hard"}'})
+    status, _, body = await http_get(console.server.port, f"/api/command?{query}", headers)
+    assert status == 403 and b"Forbidden" in body
+    assert resets == []
+    await client.close()
