@@ -127,8 +127,8 @@ try {
 @pytest.fixture(scope="module")
 def pyodide_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     node = shutil.which("node")
-    if node is None or not (PYODIDE / "pyodide.mjs").is_file():
-        pytest.skip("needs node and the vendored runtime (make test builds it)")
+    assert node is not None, "needs node (make test installs it)"
+    assert (PYODIDE / "pyodide.mjs").is_file(), "needs the vendored runtime (make test builds it)"
     work = tmp_path_factory.mktemp("pyodide-emulator")
     (work / "run.mjs").write_text(NODE, encoding="utf-8")
     (work / "run.py").write_text(PYTHON, encoding="utf-8")
