@@ -12,15 +12,10 @@ Read the ratios: the machines are shared and noisy.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import shutil
 import statistics
 import sys
-import threading
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -28,17 +23,10 @@ from browser_ocpp import OCPPServer, OCPPServerClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+from chromium import CHROMIUM_ARGS, LoopThread, chromium_path  # noqa: E402
+
 from runtime import ensure_runtime  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 BARE_PAGE = """<!doctype html><meta charset="utf-8"><script type="module">
 import { loadPyodide } from "/pyodide/pyodide.mjs";
 window.done = loadPyodide({indexURL: location.origin + "/pyodide/"}).then(() => performance.now());
@@ -96,21 +84,6 @@ JS_LOOP = """async ([url, perWorker, concurrency]) => {
 }"""
 
 
-class LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
 def _heartbeat(client: OCPPServerClient) -> None:
     client.handle("Heartbeat", lambda ctx: {"currentTime": "2024-01-01T00:00:00Z"})
 
@@ -161,7 +134,7 @@ def main() -> None:
     origin = f"http://127.0.0.1:{server.port}"
     ws_url = f"ws://127.0.0.1:{server.port}/ocpp/JS-BENCH"
     station = f"{origin}/station.html?csms=ws://127.0.0.1:{server.port}/ocpp"
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    chromium = chromium_path()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)

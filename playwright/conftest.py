@@ -8,12 +8,9 @@ one was attempted.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
 import sys
-import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,49 +22,12 @@ from browser_ocpp import OCPPServer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+from chromium import CHROMIUM_ARGS, LoopThread, chromium_path  # noqa: E402
+
 from runtime import ensure_runtime  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "pages"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def chromium_path() -> str:
-    found = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(found).exists():
-        raise RuntimeError("Chromium is missing: `make test` installs Debian's chromium")
-    return found
-
-
-class LoopThread:
-    """An asyncio loop in a thread, for servers the sync tests talk to."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, fn: Callable[[], Any], timeout: float = 30) -> Any:
-        async def wrapper() -> Any:
-            return fn()
-
-        return self.run(wrapper(), timeout)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture(scope="session")
