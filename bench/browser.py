@@ -24,7 +24,6 @@ from browser_ocpp import OCPPServer, OCPPServerClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from chromium import CHROMIUM_ARGS, LoopThread, chromium_path  # noqa: E402
-
 from runtime import ensure_runtime  # noqa: E402
 
 BARE_PAGE = """<!doctype html><meta charset="utf-8"><script type="module">

@@ -23,7 +23,6 @@ from browser_ocpp import OCPPServer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from chromium import CHROMIUM_ARGS, LoopThread, chromium_path  # noqa: E402
-
 from runtime import ensure_runtime  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "pages"
