@@ -130,6 +130,9 @@ class BrowserTransport:
     # -- Transport ----------------------------------------------------------------------
 
     async def send(self, text: str) -> None:
+        self.send_now(text)
+
+    def send_now(self, text: str) -> None:
         if self.socket.readyState != OPEN:
             raise ConnectionError("the browser WebSocket is not open")
         self.socket.send(text)
@@ -150,7 +153,7 @@ class BrowserTransport:
 
     async def _read(self, peer: RPCPeer) -> None:
         while (data := await self._inbox.get()) is not None:
-            await peer.receive(data, self)  # type: ignore[arg-type]  # bytes -> bad message
+            peer.receive(data, self)  # type: ignore[arg-type]  # bytes -> bad message
         code, reason = self._closed.result() if self._closed.done() else (1006, "")
         peer.connection_lost(code, reason, self)
 

@@ -578,13 +578,30 @@ class RPCPeer(EventEmitter):
         return frame.message_id
 
     async def _send_text(self, text: str) -> None:
-        transport = self._transport
-        if transport is None or not (self._state is State.OPEN or self._state is State.CLOSING):
-            raise ConnectionClosedError(f"not connected (state {self._state.name})")
+        """Send and wait for the transport to take it (calls: backpressure on the caller)."""
+        transport = self._sending_transport()
         try:
             await transport.send(text)
         except Exception as exc:
             raise RPCGenericTransportError(f"sending failed: {exc!r}") from exc
+        self._sent(text)
+
+    def _write(self, text: str) -> None:
+        """Send without waiting (replies, from the receive path, which never awaits)."""
+        transport = self._sending_transport()
+        try:
+            transport.send_now(text)
+        except Exception as exc:
+            raise RPCGenericTransportError(f"sending failed: {exc!r}") from exc
+        self._sent(text)
+
+    def _sending_transport(self) -> Transport:
+        transport = self._transport
+        if transport is None or not (self._state is State.OPEN or self._state is State.CLOSING):
+            raise ConnectionClosedError(f"not connected (state {self._state.name})")
+        return transport
+
+    def _sent(self, text: str) -> None:
         self.last_activity = time.monotonic()
         if self._logger.exchange_log:
             self._logger.info("OUT", direction="OUT", message=text)
@@ -611,9 +628,12 @@ class RPCPeer(EventEmitter):
 
     # -- inbound ---------------------------------------------------------------------------
 
-    async def receive(self, text: str, transport: object = None) -> None:
+    def receive(self, text: str, transport: object = None) -> None:
         """Called by the transport for every text frame received (a transport passes
-        itself, so frames still arriving from a replaced connection are dropped)."""
+        itself, so frames still arriving from a replaced connection are dropped).
+
+        Never awaits: replies go out with ``send_now`` and async handlers run in tasks,
+        so a transport can deliver straight from its data callback, in order."""
         if transport is not None and transport is not self._transport:
             return
         self.last_activity = time.monotonic()
@@ -624,33 +644,33 @@ class RPCPeer(EventEmitter):
         frame = parse(text, self._protocol)
         kind = type(frame)
         if kind is Call:
-            await self._on_call(frame)  # type: ignore[arg-type]
+            self._on_call(frame)  # type: ignore[arg-type]
         elif kind is CallResult:
-            await self._on_result(frame)  # type: ignore[arg-type]
+            self._on_result(frame)  # type: ignore[arg-type]
         elif kind is CallError:
-            await self._on_error(frame)  # type: ignore[arg-type]
+            self._on_error(frame)  # type: ignore[arg-type]
         elif kind is BadMessage:
-            await self._on_bad(frame)  # type: ignore[arg-type]
+            self._on_bad(frame)  # type: ignore[arg-type]
         elif kind is Send:
-            await self._on_send(frame)  # type: ignore[arg-type]
+            self._on_send(frame)  # type: ignore[arg-type]
         else:
             self._on_result_error(frame)  # type: ignore[arg-type]
 
-    async def _on_call(self, frame: Call) -> None:
+    def _on_call(self, frame: Call) -> None:
         message_id = frame.message_id
         if message_id in self._inbound:
             error: RPCError = (RPCGenericError if self._protocol == OCPP16 else RPCFrameworkError)(
                 f"a call with message id {message_id!r} is already being handled"
             )
-            await self._on_bad(BadMessage(encode(frame), self._protocol, message_id, error, None))
-            await self._send_error(message_id, error)
+            self._on_bad(BadMessage(encode(frame), self._protocol, message_id, error, None))
+            self._send_error(message_id, error)
             return
         if self._listeners.get("call"):
             self.emit("call", FrameEvent(frame, False, frame.action))
         try:
             result = self._dispatch(frame)
         except Exception as exc:
-            await self._reply_exception(frame, exc)
+            self._reply_exception(frame, exc)
             return
         if type(result) is not dict and inspect.isawaitable(result):
             task = self._spawn(self._finish_call(frame, result, self._transport))
@@ -660,7 +680,7 @@ class RPCPeer(EventEmitter):
                 lambda done: inbound.pop(message_id) if inbound.get(message_id) is done else None
             )
             return
-        await self._reply(frame, result)
+        self._reply(frame, result)
 
     def _dispatch(self, frame: Call | Send) -> Any:
         """Find the handler, validate (strict mode, actions with a schema), call it.
@@ -692,11 +712,11 @@ class RPCPeer(EventEmitter):
             self._logger.debug("reply dropped: the call's connection closed", method=frame.action)
             return
         if error is not None:
-            await self._reply_exception(frame, error)
+            self._reply_exception(frame, error)
         else:
-            await self._reply(frame, value)
+            self._reply(frame, value)
 
-    async def _reply(self, frame: Call, result: Any) -> None:
+    def _reply(self, frame: Call, result: Any) -> None:
         if result is NOREPLY:
             return
         if result is None:
@@ -705,7 +725,7 @@ class RPCPeer(EventEmitter):
             self._logger.error(
                 "handler returned a non-dict", method=frame.action, type=type(result).__name__
             )
-            await self._send_error(frame.message_id, RPCInternalError("handler returned no object"))
+            self._send_error(frame.message_id, RPCInternalError("handler returned no object"))
             return
         if self._options.strict_mode and self._checks(frame.action):
             try:
@@ -713,19 +733,19 @@ class RPCPeer(EventEmitter):
             except RPCError as exc:
                 self._logger.error("handler response failed strict validation", error=exc.message)
                 detail = f"response failed validation: {exc.message}"
-                await self._send_error(frame.message_id, RPCInternalError(detail))
+                self._send_error(frame.message_id, RPCInternalError(detail))
                 return
         reply = CallResult(frame.message_id, result)
         try:
             text = encode(reply)
         except (TypeError, ValueError) as exc:
             self._logger.error("handler response is not JSON", method=frame.action, error=str(exc))
-            await self._send_error(frame.message_id, RPCInternalError("response is not JSON"))
+            self._send_error(frame.message_id, RPCInternalError("response is not JSON"))
             return
-        if await self._try_send(text) and self._listeners.get("call_result"):
+        if self._try_send(text) and self._listeners.get("call_result"):
             self.emit("call_result", FrameEvent(reply, True, frame.action))
 
-    async def _reply_exception(self, frame: Call, exc: Exception) -> None:
+    def _reply_exception(self, frame: Call, exc: Exception) -> None:
         if isinstance(exc, RPCError):
             error = exc
         else:
@@ -737,9 +757,9 @@ class RPCPeer(EventEmitter):
                 error = RPCInternalError(f"{name}: {exc}", {"name": name, "message": str(exc)})
             else:
                 error = RPCInternalError("an internal error occurred")
-        await self._send_error(frame.message_id, error)
+        self._send_error(frame.message_id, error)
 
-    async def _send_error(
+    def _send_error(
         self, message_id: str, error: RPCError, kind: MessageType = MessageType.CALLERROR
     ) -> None:
         cls = CallError if kind is MessageType.CALLERROR else CallResultError
@@ -749,22 +769,22 @@ class RPCPeer(EventEmitter):
         except (TypeError, ValueError):
             frame = cls(message_id, frame.error_code, frame.error_description, {})
             text = encode(frame)
-        if await self._try_send(text) and self.has_listeners("call_error"):
+        if self._try_send(text) and self.has_listeners("call_error"):
             self.emit("call_error", FrameEvent(frame, True))
 
-    async def _try_send(self, text: str) -> bool:
+    def _try_send(self, text: str) -> bool:
         """Send a reply; a connection lost meanwhile is logged, not raised."""
         try:
-            await self._send_text(text)
+            self._write(text)
         except (ConnectionClosedError, RPCGenericTransportError) as exc:
             self._logger.warn("could not send reply", error=str(exc))
             return False
         return True
 
-    async def _on_result(self, frame: CallResult) -> None:
+    def _on_result(self, frame: CallResult) -> None:
         pending = self._pending.pop(frame.message_id, None)
         if pending is None:
-            await self._unexpected(frame)
+            self._unexpected(frame)
             return
         pending.timer.cancel()
         if self.has_listeners("call_result"):
@@ -777,14 +797,14 @@ class RPCPeer(EventEmitter):
             except RPCError as exc:
                 pending.future.set_exception(exc)
                 if MessageType.CALLRESULTERROR in version_of(self._protocol).message_types:
-                    await self._send_error(frame.message_id, exc, MessageType.CALLRESULTERROR)
+                    self._send_error(frame.message_id, exc, MessageType.CALLRESULTERROR)
                 return
         pending.future.set_result(frame.payload)
 
-    async def _on_error(self, frame: CallError) -> None:
+    def _on_error(self, frame: CallError) -> None:
         pending = self._pending.pop(frame.message_id, None)
         if pending is None:
-            await self._unexpected(frame)
+            self._unexpected(frame)
             return
         pending.timer.cancel()
         if self.has_listeners("call_error"):
@@ -805,7 +825,7 @@ class RPCPeer(EventEmitter):
         if self.has_listeners("call_error"):
             self.emit("call_error", FrameEvent(frame, False))
 
-    async def _on_send(self, frame: Send) -> None:
+    def _on_send(self, frame: Send) -> None:
         if self.has_listeners("call"):
             self.emit("call", FrameEvent(frame, False, frame.action))
         try:
@@ -821,14 +841,14 @@ class RPCPeer(EventEmitter):
         except Exception as exc:
             self._logger.warn("SEND handler raised", method=frame.action, error=repr(exc))
 
-    async def _unexpected(self, frame: CallResult | CallError) -> None:
+    def _unexpected(self, frame: CallResult | CallError) -> None:
         if self._late_ids is not None and frame.message_id in self._late_ids:
             self._logger.debug("late response to a timed-out call", message_id=frame.message_id)
             return
         error = RPCGenericError(f"response to unknown message id {frame.message_id!r}")
-        await self._on_bad(BadMessage(encode(frame), self._protocol, frame.message_id, error, None))
+        self._on_bad(BadMessage(encode(frame), self._protocol, frame.message_id, error, None))
 
-    async def _on_bad(self, verdict: BadMessage) -> None:
+    def _on_bad(self, verdict: BadMessage) -> None:
         self._bad_messages += 1
         if verdict.message_type in (MessageType.CALLRESULT, MessageType.CALLERROR):
             pending = self._pending.pop(verdict.message_id, None)
@@ -850,6 +870,6 @@ class RPCPeer(EventEmitter):
                 if isinstance(reply, CallError)
                 else MessageType.CALLRESULTERROR
             )
-            await self._send_error(reply.message_id, verdict.error, kind)
+            self._send_error(reply.message_id, verdict.error, kind)
         if self._bad_messages >= self._options.max_bad_messages and self._closing is None:
             self._spawn(self.close(*CLOSE_TOO_MANY_BAD_MESSAGES, await_pending=False))

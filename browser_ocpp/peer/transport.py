@@ -20,7 +20,12 @@ class Transport(Protocol):
     """What the peer needs from a connection."""
 
     async def send(self, text: str) -> None:
-        """Send one text frame; raise if the connection is gone."""
+        """Send one text frame and wait until the transport can take more; raise if the
+        connection is gone."""
+
+    def send_now(self, text: str) -> None:
+        """Send one text frame without waiting (the peer's replies); raise if the
+        connection is gone."""
 
     async def close(self, code: int, reason: str, *, force: bool = False) -> None:
         """Close (``force``: drop at once, no closing handshake); return when closed."""
@@ -48,10 +53,13 @@ class MemoryTransport:
     async def _read(self) -> None:
         assert self.peer is not None
         while (text := await self._inbox.get()) is not None:
-            await self.peer.receive(text, self)
+            self.peer.receive(text, self)
         self.peer.connection_lost(*self._close_info, self)
 
     async def send(self, text: str) -> None:
+        self.send_now(text)
+
+    def send_now(self, text: str) -> None:
         if self.closed or self.other is None or self.other.closed:
             raise ConnectionError("in-memory connection is closed")
         self.other._inbox.put_nowait(text)

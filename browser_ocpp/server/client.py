@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+from typing import cast
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
@@ -13,7 +14,7 @@ from ..peer import RPCClient
 from ..rpc.errors import UnexpectedHttpResponse, WebsocketUpgradeError
 from .options import OCPPClientOptions, SecurityProfile
 from .tls import client_context
-from .transport import WebSocketTransport
+from .transport import OCPPClientConnection, WebSocketTransport
 
 __all__ = ["OCPPClient"]
 
@@ -73,6 +74,7 @@ class OCPPClient(RPCClient):
                 else min(CLOSE_TIMEOUT_S, max(1.0, interval)),
                 open_timeout=opts.handshake_timeout_ms / 1000,
                 max_size=opts.max_payload_bytes,
+                create_connection=OCPPClientConnection,
             )
         except InvalidStatus as exc:
             response = exc.response
@@ -86,7 +88,7 @@ class OCPPClient(RPCClient):
             raise WebsocketUpgradeError(f"WebSocket upgrade failed: {exc}") from exc
         if opts.protocols and connection.subprotocol is None:
             raise await self._no_subprotocol(connection)
-        return WebSocketTransport(connection), connection.subprotocol
+        return WebSocketTransport(cast(OCPPClientConnection, connection)), connection.subprotocol
 
     async def _no_subprotocol(self, connection: ClientConnection) -> WebsocketUpgradeError:
         """The server agreed to none of our protocols: per the spec it closes at once

@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -26,7 +26,7 @@ from .handshake import AuthContext, Handshake
 from .options import SecurityProfile, ServerOptions
 from .static import StaticFiles
 from .tls import load_chain, server_context
-from .transport import WebSocketTransport
+from .transport import OCPPServerConnection, WebSocketTransport
 
 __all__ = ["OCPPServer", "OCPPServerClient"]
 
@@ -152,6 +152,7 @@ class OCPPServer(EventEmitter):
             open_timeout=options.handshake_timeout_ms / 1000,
             compression="deflate" if options.compression else None,
             server_header=None,
+            create_connection=OCPPServerConnection,
         )
         self._sweeper = asyncio.ensure_future(self._sweep())
         self._logger.info("listening", host=host, port=self.port, profile=int(profile))
@@ -315,7 +316,7 @@ class OCPPServer(EventEmitter):
             return
         identity = context.identity
         client = OCPPServerClient(self._peer_options, context.handshake, context.session, self)
-        transport = WebSocketTransport(connection)
+        transport = WebSocketTransport(cast(OCPPServerConnection, connection))
         previous = self._clients.get(identity)
         self._clients[identity] = client
         if previous is not None:

@@ -1,19 +1,130 @@
-"""The peer's transport over a ``websockets`` asyncio connection (client or server)."""
+"""The peer's transport over a ``websockets`` asyncio connection (client or server).
+
+websockets does the handshake, framing limits, pings, the closing handshake and TLS.
+Data frames take a shorter road than ``recv()``/``send()``: the connection classes
+below hand each complete message to the peer straight from ``data_received`` (no
+queue, no reader task to wake, no send lock), and the peer's replies are framed and
+written at once. The peer's receive path never awaits, so order is kept.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.connection import Connection
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.server import ServerConnection
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.protocol import OPEN
 
 if TYPE_CHECKING:
+    from websockets.protocol import Event
+
     from ..peer import RPCPeer
 
-__all__ = ["WebSocketTransport"]
+__all__ = ["OCPPClientConnection", "OCPPServerConnection", "WebSocketTransport"]
 
 CLOSE_TIMEOUT_S = 5.0
+
+Sink = Callable[[str | bytes], None]
+"""Takes one complete message: ``str`` for text, ``bytes`` for binary."""
+
+
+class _DirectMessages(Connection):
+    """Delivers complete data messages to a sink from ``data_received``.
+
+    Messages that arrive before a sink is set (between the handshake and the peer's
+    attachment) wait in a list and are delivered first, in order. Writing replies
+    without awaiting is bounded the other way round: while the socket's write buffer
+    is over its limit, reading pauses, so a station that does not read its replies
+    stops being read.
+    """
+
+    sink: Sink | None = None
+    _early: list[str | bytes] | None = None
+    _fragments: list[bytes] | None = None
+    _fragments_text = False
+    _reading_paused = False
+
+    def process_event(self, event: Event) -> None:
+        if type(event) is not Frame:
+            super().process_event(event)  # the handshake request or response
+            return
+        opcode = event.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if not event.fin:
+                self._fragments = [bytes(event.data)]
+                self._fragments_text = opcode is Opcode.TEXT
+                return
+            self._message(bytes(event.data), opcode is Opcode.TEXT)
+        elif opcode is Opcode.CONT:
+            if self._fragments is None:  # the protocol refuses this; be safe anyway
+                return
+            self._fragments.append(bytes(event.data))
+            if event.fin:
+                data, self._fragments = b"".join(self._fragments), None
+                self._message(data, self._fragments_text)
+        else:
+            super().process_event(event)  # pings, pongs, close
+
+    def _message(self, data: bytes, text: bool) -> None:
+        message: str | bytes = data
+        if text:
+            try:
+                message = data.decode()
+            except UnicodeDecodeError as exc:
+                self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                self.send_data()
+                return
+        sink = self.sink
+        if sink is None:
+            if self._early is None:
+                self._early = []
+            self._early.append(message)
+            return
+        self._deliver(sink, message)
+
+    def _deliver(self, sink: Sink, message: str | bytes) -> None:
+        try:
+            sink(message)
+        except Exception:  # the peer never raises here; never let it break the protocol
+            self.logger.error("message handler failed", exc_info=True)
+            self.protocol.fail(CloseCode.INTERNAL_ERROR)
+            self.send_data()
+
+    def set_sink(self, sink: Sink) -> None:
+        """Deliver every message from now on to ``sink``, those already waiting first."""
+        self.sink = sink
+        early, self._early = self._early, None
+        for message in early or ():
+            self._deliver(sink, message)
+
+    def write_text(self, text: str) -> None:
+        """Frame and write ``text`` now (raises if the connection is not open)."""
+        state = self.protocol.state
+        if state is not OPEN:
+            raise ConnectionError(f"the WebSocket is {state.name.lower()}")
+        self.protocol.send_text(text.encode())
+        self.send_data()
+        if self.paused and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+
+class OCPPServerConnection(_DirectMessages, ServerConnection):
+    """A server-side connection whose messages go straight to an OCPP peer."""
+
+
+class OCPPClientConnection(_DirectMessages, ClientConnection):
+    """A client-side connection whose messages go straight to an OCPP peer."""
 
 
 class WebSocketTransport:
@@ -21,12 +132,16 @@ class WebSocketTransport:
 
     __slots__ = ("connection", "reader")
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: _DirectMessages) -> None:
         self.connection = connection
         self.reader: asyncio.Task[None] | None = None
 
     async def send(self, text: str) -> None:
-        await self.connection.send(text)
+        self.connection.write_text(text)
+        await self.connection.drain()
+
+    def send_now(self, text: str) -> None:
+        self.connection.write_text(text)
 
     async def close(self, code: int, reason: str, *, force: bool = False) -> None:
         if force:
@@ -40,14 +155,12 @@ class WebSocketTransport:
         self.reader = asyncio.ensure_future(self.run(peer))
 
     async def run(self, peer: RPCPeer) -> None:
-        """Deliver frames to ``peer`` until the connection closes (the server runs this
-        in its connection handler, so a connection costs one task, not two)."""
+        """Deliver messages to ``peer`` until the connection closes (the server runs
+        this in its connection handler, so a connection costs one task, not two)."""
         connection = self.connection
         try:
-            async for message in connection:
-                await peer.receive(message, self)  # type: ignore[arg-type]  # bytes: bad message
-        except ConnectionClosed:
-            pass
+            connection.set_sink(lambda message: peer.receive(message, self))  # type: ignore[arg-type]  # bytes: bad message
+            await connection.wait_closed()
         finally:
             peer.connection_lost(*self.close_info(), self)
 

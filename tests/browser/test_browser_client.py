@@ -59,6 +59,9 @@ class ServerSide:
         self.socket = socket
 
     async def send(self, text: str) -> None:
+        self.send_now(text)
+
+    def send_now(self, text: str) -> None:
         self.socket.fire("message", data=text)
 
     async def close(self, code: int, reason: str, *, force: bool = False) -> None:
@@ -79,7 +82,6 @@ class FakeWebSocket:
         self.binaryType = "blob"
         self.closed_with: tuple[int, str] | None = None
         self.server: RPCPeer | None = None
-        self.tasks: set[asyncio.Future[None]] = set()
         self.hub.sockets.append(self)
         asyncio.get_running_loop().call_soon(self._handshake)
 
@@ -116,7 +118,7 @@ class FakeWebSocket:
 
     def send(self, data: str) -> None:
         assert self.readyState == 1 and self.server is not None
-        self.tasks.add(asyncio.ensure_future(self.server.receive(data)))
+        asyncio.get_running_loop().call_soon(self.server.receive, data)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         if code != 1000 and not 3000 <= code <= 4999:

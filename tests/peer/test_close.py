@@ -235,7 +235,7 @@ async def test_reports_from_a_replaced_transport_are_ignored(pair: PairFactory) 
     stale, _ = memory_pair()
     csms.handle("Heartbeat", lambda ctx: {"currentTime": "t"})
     calls = collect(csms, "call")
-    await station.receive('[2,"old-1","Heartbeat",{}]', stale)  # dropped, not handled
+    station.receive('[2,"old-1","Heartbeat",{}]', stale)  # dropped, not handled
     station.connection_lost(1006, "old socket", stale)
     assert station.state is State.OPEN
     assert await wait(station.call("Heartbeat", {})) == {"currentTime": "t"}
