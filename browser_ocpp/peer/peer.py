@@ -60,6 +60,8 @@ LATE_IDS_REMEMBERED = 64
 
 CLOSE_TOO_MANY_BAD_MESSAGES = (1002, "too many bad messages")
 
+_UNSET = object()
+
 
 def _retrieved(task: asyncio.Task[Any]) -> None:
     """Mark a close task's outcome as seen (its callers get it through shield)."""
@@ -134,6 +136,7 @@ class RPCPeer(EventEmitter):
         "_schema_validator",
         "_slots",
         "_state",
+        "_strict_actions",
         "_tasks",
         "_transport",
         "last_activity",
@@ -178,6 +181,7 @@ class RPCPeer(EventEmitter):
         self._offline: deque[asyncio.Future[None]] | None = None
         self._late_ids: deque[str] | None = None
         self._schema_validator: Any = None
+        self._strict_actions: dict[str, Any] = {}
         self._bad_messages = 0
         self._closing: asyncio.Task[CloseEvent] | None = None
         self._closed_for_good = False
@@ -221,6 +225,7 @@ class RPCPeer(EventEmitter):
         """Change options of a live peer; ``call_concurrency`` applies at once."""
         self._options = self._options.replace(**options)
         self._slots.limit = self._options.call_concurrency
+        self._strict_actions = {}
         if "logging" in options:
             self._logger = OCPPLogger(self._options.logging, self.component, self._identity)
 
@@ -267,6 +272,7 @@ class RPCPeer(EventEmitter):
         self._bad_messages = 0
         self._close_emitted = False
         self._schema_validator = None
+        self._strict_actions = {}
         self.last_activity = time.monotonic()
         self._logger.info("connected", protocol=protocol)
         self.emit("open", OpenEvent(protocol, url))
@@ -613,6 +619,20 @@ class RPCPeer(EventEmitter):
         protocol = self._protocol
         return self._options.is_strict(protocol, action) and action in known_actions(protocol or "")
 
+    def _strict_validator(self, action: str) -> Any:
+        """The schema validator when strict mode checks ``action`` here, else None
+        (remembered per known action until the protocol or the options change)."""
+        cache = self._strict_actions
+        found = cache.get(action, _UNSET)
+        if found is not _UNSET:
+            return found
+        if not self._checks(action):
+            if action in known_actions(self._protocol or ""):  # only a bounded set is kept
+                cache[action] = None
+            return None
+        validator = cache[action] = self._validator()
+        return validator
+
     def _validator(self) -> Any:
         validator = self._schema_validator
         if validator is None:
@@ -696,8 +716,10 @@ class RPCPeer(EventEmitter):
             if known:
                 raise RPCNotSupportedError(f"{frame.action} is not supported")
             raise RPCNotImplementedError(f"{frame.action} is not implemented")
-        if known and self._options.strict_mode and self._options.is_strict(protocol, frame.action):
-            self._validator().validate_request(frame.action, frame.payload)
+        if known and self._options.strict_mode:
+            validator = self._strict_validator(frame.action)
+            if validator is not None:
+                validator.validate_request(frame.action, frame.payload)
         handler, wildcard = found
         context = HandlerContext(frame.payload, frame.action, protocol, frame.message_id, self)
         return handler(frame.action, context) if wildcard else handler(context)
@@ -727,9 +749,10 @@ class RPCPeer(EventEmitter):
             )
             self._send_error(frame.message_id, RPCInternalError("handler returned no object"))
             return
-        if self._options.strict_mode and self._checks(frame.action):
+        validator = self._strict_validator(frame.action) if self._options.strict_mode else None
+        if validator is not None:
             try:
-                self._validator().validate_response(frame.action, result)
+                validator.validate_response(frame.action, result)
             except RPCError as exc:
                 self._logger.error("handler response failed strict validation", error=exc.message)
                 detail = f"response failed validation: {exc.message}"

@@ -207,14 +207,14 @@ class _FastThenFull:
     never accepts what jsonschema refuses (tests/rpc/test_fast_validation.py).
     """
 
-    __slots__ = ("_fast", "full")
+    __slots__ = ("fast", "full")
 
     def __init__(self, fast: Callable[[Any], Any] | None, full: _Checker) -> None:
-        self._fast = fast
+        self.fast = fast
         self.full = full
 
     def is_valid(self, instance: Any) -> bool:
-        fast = self._fast
+        fast = self.fast
         if fast is not None:
             try:
                 fast(instance)
@@ -266,6 +266,9 @@ class SchemaValidator:
             frozenset(entry.name for entry in folder.iterdir()) if folder.is_dir() else frozenset()
         )
         self._checkers: dict[tuple[str, str], _Checker] = {}
+        # The compiled fast checks by action, called first without any indirection.
+        self._fast_requests: dict[str, Callable[[Any], Any]] = {}
+        self._fast_responses: dict[str, Callable[[Any], Any]] = {}
 
     def __repr__(self) -> str:
         return f"SchemaValidator({self.protocol!r})"
@@ -276,10 +279,24 @@ class SchemaValidator:
 
     def validate_request(self, action: str, payload: object) -> None:
         """Raise an RPCError subclass unless ``payload`` is a valid ``action`` request."""
+        fast = self._fast_requests.get(action)
+        if fast is not None:
+            try:
+                fast(payload)
+                return
+            except Exception:
+                pass  # refused (or not decidable) by the fast check: jsonschema decides
         self._validate(action, "request", payload)
 
     def validate_response(self, action: str, payload: object) -> None:
         """Raise an RPCError subclass unless ``payload`` is a valid ``action`` response."""
+        fast = self._fast_responses.get(action)
+        if fast is not None:
+            try:
+                fast(payload)
+                return
+            except Exception:
+                pass
         self._validate(action, "response", payload)
 
     def _checker(self, action: str, kind: Kind) -> _Checker:
@@ -291,6 +308,9 @@ class SchemaValidator:
             checker = self._checkers.setdefault(
                 key, _build_checker(self.protocol, f"{action}{_SUFFIX[kind]}")
             )
+            if isinstance(checker, _FastThenFull) and checker.fast is not None:
+                fast = self._fast_requests if kind == "request" else self._fast_responses
+                fast[action] = checker.fast
         return checker
 
     def _validate(self, action: str, kind: Kind, payload: object) -> None:

@@ -71,7 +71,7 @@ with warnings.catch_warnings(record=True) as caught:
     result["first_validation_ms"] = (time.perf_counter() - started) * 1000
     result["jsonschema"] = importlib.metadata.version("jsonschema")
     result["jsonschema_file"] = sys.modules["jsonschema"].__file__
-    result["fast_path"] = validator._checker("BootNotification", "request")._fast is not None
+    result["fast_path"] = validator._checker("BootNotification", "request").fast is not None
     try:
         validator.validate_request("BootNotification", {"chargePointVendor": "ACME"})
     except RPCOccurrenceConstraintViolationError as exc:
