@@ -72,7 +72,9 @@ def _failure(url: str, protocols: Sequence[str]) -> WebsocketUpgradeError:
 
 
 class BrowserTransport:
-    """One browser ``WebSocket``; frames go to the peer in order through a reader task."""
+    """One browser ``WebSocket``; each message goes to the peer from the socket's own
+    ``message`` event (in order: the peer's receive path never awaits), and the loss of
+    the connection follows the last message."""
 
     live_proxies = 0
     """Event-handler proxies not yet destroyed, across all sockets (for leak checks)."""
@@ -80,12 +82,15 @@ class BrowserTransport:
     def __init__(self, socket: Any, api: JSApi) -> None:
         self.socket = socket
         self._api = api
-        self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._peer: RPCPeer | None = None
+        self._early: list[str | bytes] = []
+        """Messages received before :meth:`start` (delivered first, in order)."""
         self._proxies: dict[str, Any] = {}
         self._opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closed: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._requested: tuple[int, str] | None = None
-        self.reader: asyncio.Task[None] | None = None
+        self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Done once the peer has been told the connection is gone."""
         for name in _EVENTS:
             proxy = api.create_proxy(getattr(self, f"_on_{name}"))
             socket.addEventListener(name, proxy)
@@ -102,7 +107,11 @@ class BrowserTransport:
         data = event.data
         if not isinstance(data, str):  # ArrayBuffer/Blob: binary frames are bad messages
             data = data.to_bytes() if hasattr(data, "to_bytes") else bytes(str(data), "utf-8")
-        self._inbox.put_nowait(data)
+        peer = self._peer
+        if peer is None:
+            self._early.append(data)
+        else:
+            peer.receive(data, self)  # bytes: a bad message
 
     def _on_error(self, event: Any) -> None:
         """Browsers give no detail here; the close event that follows carries the code."""
@@ -116,8 +125,10 @@ class BrowserTransport:
         if not self._opened.done():
             self._opened.set_exception(ConnectionError(code, reason))
             self._opened.exception()  # retrieved: open_browser_socket may have timed out
-        self._inbox.put_nowait(None)
-        asyncio.get_running_loop().call_soon(self._release)  # not from inside the handler
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self._release)  # not from inside the handler
+        if self._peer is not None:
+            loop.call_soon(self._tell_lost)
 
     def _release(self) -> None:
         """Remove and destroy the handler proxies (after ``close`` has fired)."""
@@ -145,17 +156,23 @@ class BrowserTransport:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._closed), CLOSE_WAIT_S)
-        if self.reader is not None and self.reader is not asyncio.current_task():
-            await asyncio.wait([self.reader], timeout=CLOSE_WAIT_S)
+        if self._peer is not None:
+            await asyncio.wait([self._lost], timeout=CLOSE_WAIT_S)
 
     def start(self, peer: RPCPeer) -> None:
-        self.reader = asyncio.ensure_future(self._read(peer))
-
-    async def _read(self, peer: RPCPeer) -> None:
-        while (data := await self._inbox.get()) is not None:
+        self._peer = peer
+        early, self._early = self._early, []
+        for data in early:
             peer.receive(data, self)  # type: ignore[arg-type]  # bytes -> bad message
+        if self._closed.done():  # closed before the peer took it
+            asyncio.get_running_loop().call_soon(self._tell_lost)
+
+    def _tell_lost(self) -> None:
+        if self._lost.done() or self._peer is None:
+            return
+        self._lost.set_result(None)
         code, reason = self._closed.result() if self._closed.done() else (1006, "")
-        peer.connection_lost(code, reason, self)
+        self._peer.connection_lost(code, reason, self)
 
     @property
     def buffered_amount(self) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from browser_ocpp import (
+    NOREPLY,
     BrowserOCPPClient,
     CloseEvent,
     RPCPeer,
@@ -23,6 +24,7 @@ from browser_ocpp import (
     WebsocketUpgradeError,
 )
 from browser_ocpp.browser import BrowserTransport, JSApi, browser_close_code
+from browser_ocpp.browser.transport import open_browser_socket
 
 from ..peer.conftest import collect, expect, wait
 
@@ -338,3 +340,24 @@ async def test_a_cancelled_open_closes_its_socket(api: JSApi, hub: Hub) -> None:
     for _ in range(3):  # the close event and the proxy release take a loop turn each
         await asyncio.sleep(0)
     assert BrowserTransport.live_proxies == base
+
+
+async def test_messages_before_start_are_delivered_first_in_order(api: JSApi, hub: Hub) -> None:
+    """The socket delivers from its message event; what arrives before the peer takes
+    the transport waits, then goes first, in order, and a close that came meanwhile
+    reaches the peer after them."""
+    transport, protocol = await wait(
+        open_browser_socket("ws://127.0.0.1:9/ocpp/CP-1", ["ocpp1.6"], api)
+    )
+    server_side: Any = hub.servers[-1]._transport
+    for i in range(3):
+        server_side.send_now(f'[2,"m{i}","DataTransfer",{{"vendorId":"V"}}]')
+    await hub.servers[-1].close(1012, "restart")
+    station = RPCPeer()
+    seen: list[str] = []
+    station.handle("DataTransfer", lambda ctx: seen.append(ctx.message_id) or NOREPLY)
+    closed = expect(station, "close")
+    station.attach(transport, protocol)
+    transport.start(station)
+    assert seen == ["m0", "m1", "m2"]
+    assert (await wait(closed)).code == 1012
