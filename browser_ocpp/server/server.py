@@ -316,7 +316,8 @@ class OCPPServer(EventEmitter):
             return
         identity = context.identity
         client = OCPPServerClient(self._peer_options, context.handshake, context.session, self)
-        transport = WebSocketTransport(cast(OCPPServerConnection, connection))
+        direct = cast(OCPPServerConnection, connection)
+        transport = WebSocketTransport(direct)
         previous = self._clients.get(identity)
         self._clients[identity] = client
         if previous is not None:
@@ -327,9 +328,11 @@ class OCPPServer(EventEmitter):
         client.attach(transport, protocol)
         self.emit("client", client)
         transport.reader = asyncio.current_task()
+        transport.deliver_to(client)  # this handler is the connection's only task
         try:
-            await transport.run(client)
+            await direct.lost()
         finally:
+            transport.report_lost()
             if self._clients.get(identity) is client:
                 del self._clients[identity]
 

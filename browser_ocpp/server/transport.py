@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.connection import Connection
@@ -42,11 +42,17 @@ class _DirectMessages(Connection):
     stops being read.
     """
 
-    sink: Sink | None = None
-    _early: list[str | bytes] | None = None
-    _fragments: list[bytes] | None = None
-    _fragments_text = False
-    _reading_paused = False
+    # Slots, not instance-dict entries: each connection's dict stays as websockets made it.
+    __slots__ = ("_early", "_fragments", "_fragments_text", "_lost", "_reading_paused", "sink")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sink: Sink | None = None
+        self._early: list[str | bytes] | None = None
+        self._fragments: list[bytes] | None = None
+        self._fragments_text = False
+        self._reading_paused = False
+        self._lost: asyncio.Future[None] | None = None
 
     def process_event(self, event: Event) -> None:
         if type(event) is not Frame:
@@ -112,6 +118,20 @@ class _DirectMessages(Connection):
             self._reading_paused = True
             self.transport.pause_reading()
 
+    async def lost(self) -> None:
+        """Return once the TCP connection is gone (a plain future: cheaper per
+        connection than ``wait_closed``'s shield)."""
+        if self.connection_lost_waiter.done():
+            return
+        if self._lost is None:
+            self._lost = self.loop.create_future()
+        await self._lost
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+
     def resume_writing(self) -> None:
         super().resume_writing()
         if self._reading_paused:
@@ -130,10 +150,11 @@ class OCPPClientConnection(_DirectMessages, ClientConnection):
 class WebSocketTransport:
     """Moves text frames between a websockets connection and a peer."""
 
-    __slots__ = ("connection", "reader")
+    __slots__ = ("connection", "peer", "reader")
 
     def __init__(self, connection: _DirectMessages) -> None:
         self.connection = connection
+        self.peer: RPCPeer | None = None
         self.reader: asyncio.Task[None] | None = None
 
     async def send(self, text: str) -> None:
@@ -155,14 +176,25 @@ class WebSocketTransport:
         self.reader = asyncio.ensure_future(self.run(peer))
 
     async def run(self, peer: RPCPeer) -> None:
-        """Deliver messages to ``peer`` until the connection closes (the server runs
-        this in its connection handler, so a connection costs one task, not two)."""
-        connection = self.connection
+        """Deliver messages to ``peer`` until the connection closes."""
+        self.deliver_to(peer)
         try:
-            connection.set_sink(lambda message: peer.receive(message, self))  # type: ignore[arg-type]  # bytes: bad message
-            await connection.wait_closed()
+            await self.connection.lost()
         finally:
-            peer.connection_lost(*self.close_info(), self)
+            self.report_lost()
+
+    def deliver_to(self, peer: RPCPeer) -> None:
+        """Send every message received, from now on, to ``peer``."""
+        self.peer = peer
+        self.connection.set_sink(self._deliver)
+
+    def _deliver(self, message: str | bytes) -> None:
+        self.peer.receive(message, self)  # type: ignore[union-attr, arg-type]  # bytes: bad message
+
+    def report_lost(self) -> None:
+        """Tell the peer the connection is gone (once it is)."""
+        if self.peer is not None:
+            self.peer.connection_lost(*self.close_info(), self)
 
     def close_info(self) -> tuple[int, str]:
         """The close frame received; else the one we sent (a dead peer: 1011
