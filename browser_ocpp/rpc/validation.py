@@ -256,6 +256,15 @@ def _to_rpc_error(error: Any) -> RPCError:
 # --- public API ---------------------------------------------------------------------
 
 
+def _passes(fast: Callable[[Any], Any], payload: object) -> bool:
+    """Whether the compiled check accepts ``payload`` (if not, jsonschema decides)."""
+    try:
+        fast(payload)
+    except Exception:
+        return False
+    return True
+
+
 class SchemaValidator:
     """Validates the payloads of one protocol; validators are built lazily and kept."""
 
@@ -280,24 +289,14 @@ class SchemaValidator:
     def validate_request(self, action: str, payload: object) -> None:
         """Raise an RPCError subclass unless ``payload`` is a valid ``action`` request."""
         fast = self._fast_requests.get(action)
-        if fast is not None:
-            try:
-                fast(payload)
-                return
-            except Exception:
-                pass  # refused (or not decidable) by the fast check: jsonschema decides
-        self._validate(action, "request", payload)
+        if fast is None or not _passes(fast, payload):
+            self._validate(action, "request", payload)
 
     def validate_response(self, action: str, payload: object) -> None:
         """Raise an RPCError subclass unless ``payload`` is a valid ``action`` response."""
         fast = self._fast_responses.get(action)
-        if fast is not None:
-            try:
-                fast(payload)
-                return
-            except Exception:
-                pass
-        self._validate(action, "response", payload)
+        if fast is None or not _passes(fast, payload):
+            self._validate(action, "response", payload)
 
     def _checker(self, action: str, kind: Kind) -> _Checker:
         key = (action, kind)
