@@ -266,6 +266,11 @@ class RPCPeer(EventEmitter):
 
     def attach(self, transport: Transport, protocol: str | None, url: str | None = None) -> None:
         """Take ``transport`` as the live connection speaking ``protocol``."""
+        if not callable(getattr(transport, "send_now", None)):
+            raise TypeError(
+                f"{type(transport).__name__} has no send_now(text): the peer sends its "
+                "replies with it, without awaiting (see browser_ocpp.peer.Transport)"
+            )
         self._transport = transport
         self._protocol = protocol
         self._state = State.OPEN

@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 __all__ = ["OCPPClientConnection", "OCPPServerConnection", "WebSocketTransport"]
 
 CLOSE_TIMEOUT_S = 5.0
+EARLY_LIMIT = 16
+"""Messages held before the peer takes the connection; beyond, reading pauses."""
+REPLY_BACKLOG_LIMIT = 4 * 1024 * 1024
+"""Bytes of unsent replies after which the other end is taken not to read them."""
+"""Messages held before the peer takes the connection; beyond, reading pauses."""
 
 Sink = Callable[[str | bytes], None]
 """Takes one complete message: ``str`` for text, ``bytes`` for binary."""
@@ -37,13 +42,20 @@ class _DirectMessages(Connection):
 
     Messages that arrive before a sink is set (between the handshake and the peer's
     attachment) wait in a list and are delivered first, in order. Writing replies
-    without awaiting is bounded the other way round: while the socket's write buffer
-    is over its limit, reading pauses, so a station that does not read its replies
-    stops being read.
+    without awaiting is bounded too: an end that leaves more than
+    ``REPLY_BACKLOG_LIMIT`` of replies unread has its connection failed.
     """
 
     # Slots, not instance-dict entries: each connection's dict stays as websockets made it.
-    __slots__ = ("_early", "_fragments", "_fragments_text", "_lost", "_reading_paused", "sink")
+    __slots__ = (
+        "_abort",
+        "_early",
+        "_fragments",
+        "_fragments_text",
+        "_lost",
+        "_paused_for_early",
+        "sink",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -51,14 +63,19 @@ class _DirectMessages(Connection):
         self._early: list[str | bytes] | None = None
         self._fragments: list[bytes] | None = None
         self._fragments_text = False
-        self._reading_paused = False
+        self._paused_for_early = False
         self._lost: asyncio.Future[None] | None = None
+        self._abort: asyncio.TimerHandle | None = None
 
     def process_event(self, event: Event) -> None:
         if type(event) is not Frame:
             super().process_event(event)  # the handshake request or response
             return
         opcode = event.opcode
+        if self._abort is not None:  # we failed the connection: nothing more is read
+            if opcode is Opcode.PONG or opcode is Opcode.CLOSE:
+                super().process_event(event)
+            return
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if not event.fin:
                 self._fragments = [bytes(event.data)]
@@ -81,14 +98,16 @@ class _DirectMessages(Connection):
             try:
                 message = data.decode()
             except UnicodeDecodeError as exc:
-                self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
-                self.send_data()
+                self._fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
                 return
         sink = self.sink
         if sink is None:
             if self._early is None:
                 self._early = []
             self._early.append(message)
+            if len(self._early) >= EARLY_LIMIT and not self._paused_for_early:
+                self._paused_for_early = True
+                self.transport.pause_reading()
             return
         self._deliver(sink, message)
 
@@ -97,8 +116,18 @@ class _DirectMessages(Connection):
             sink(message)
         except Exception:  # the peer never raises here; never let it break the protocol
             self.logger.error("message handler failed", exc_info=True)
-            self.protocol.fail(CloseCode.INTERNAL_ERROR)
-            self.send_data()
+            self._fail(CloseCode.INTERNAL_ERROR, "")
+
+    def _fail(self, code: CloseCode, reason: str, *, abort: bool = False) -> None:
+        """Fail the connection from a data callback: send the close frame, read no
+        more messages, and drop the TCP connection if the closing handshake does not
+        finish within ``close_timeout`` (as websockets does when ``recv`` fails)."""
+        if self._abort is not None:
+            return
+        self.protocol.fail(code, reason)
+        self.send_data()
+        delay = 0.0 if abort else self.close_timeout or 0.0
+        self._abort = self.loop.call_later(delay, self.transport.abort)
 
     def set_sink(self, sink: Sink) -> None:
         """Deliver every message from now on to ``sink``, those already waiting first."""
@@ -106,6 +135,10 @@ class _DirectMessages(Connection):
         early, self._early = self._early, None
         for message in early or ():
             self._deliver(sink, message)
+        if self._paused_for_early:
+            self._paused_for_early = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
 
     def write_text(self, text: str) -> None:
         """Frame and write ``text`` now (raises if the connection is not open)."""
@@ -114,13 +147,21 @@ class _DirectMessages(Connection):
             raise ConnectionError(f"the WebSocket is {state.name.lower()}")
         self.protocol.send_text(text.encode())
         self.send_data()
-        if self.paused and not self._reading_paused:
-            self._reading_paused = True
-            self.transport.pause_reading()
+
+    def write_reply(self, text: str) -> None:
+        """Write a reply now. Calls wait for the buffer to drain before they are
+        written, so a backlog beyond the limit is replies left unread: the other end
+        sends calls without reading the answers, and the connection is dropped
+        (1008). Reading never pauses for our own writes: two ends that both did could
+        wait on each other for ever."""
+        self.write_text(text)
+        if self.transport.get_write_buffer_size() > REPLY_BACKLOG_LIMIT:
+            # The close frame waits behind the backlog: no handshake to wait for.
+            self._fail(CloseCode.POLICY_VIOLATION, "replies are not being read", abort=True)
 
     async def lost(self) -> None:
         """Return once the TCP connection is gone (a plain future: cheaper per
-        connection than ``wait_closed``'s shield)."""
+        connection than ``wait_closed``'s shield; for the connection's one task)."""
         if self.connection_lost_waiter.done():
             return
         if self._lost is None:
@@ -129,14 +170,10 @@ class _DirectMessages(Connection):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        if self._abort is not None:
+            self._abort.cancel()
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        if self._reading_paused:
-            self._reading_paused = False
-            self.transport.resume_reading()
 
 
 class OCPPServerConnection(_DirectMessages, ServerConnection):
@@ -158,17 +195,20 @@ class WebSocketTransport:
         self.reader: asyncio.Task[None] | None = None
 
     async def send(self, text: str) -> None:
+        await self.connection.drain()  # first: a call never piles onto a full buffer
         self.connection.write_text(text)
-        await self.connection.drain()
 
     def send_now(self, text: str) -> None:
-        self.connection.write_text(text)
+        self.connection.write_reply(text)
 
     async def close(self, code: int, reason: str, *, force: bool = False) -> None:
+        if not force:
+            try:  # websockets' close() may wait on a full buffer first, without a bound
+                await asyncio.wait_for(self.connection.close(code, reason), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                force = True
         if force:
             self.connection.transport.abort()
-        else:
-            await self.connection.close(code, reason)
         if self.reader is not None and self.reader is not asyncio.current_task():
             await asyncio.wait([self.reader], timeout=CLOSE_TIMEOUT_S)
 

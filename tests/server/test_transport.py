@@ -15,9 +15,19 @@ from websockets.frames import Frame, Opcode
 from browser_ocpp import OCPPServerClient
 
 from ..peer.conftest import wait
-from .conftest import ServerFactory
+from .conftest import ClientFactory, ServerFactory
 
 HEARTBEAT_OK = {"currentTime": "2024-01-01T00:00:00Z"}
+
+
+def upgrade_request(port: int) -> bytes:
+    """A WebSocket upgrade request for CP-1 offering ocpp1.6, as raw bytes."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        f"GET /ocpp/CP-1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+    ).encode()
 
 
 async def raw_station(port: int) -> ClientConnection:
@@ -61,12 +71,7 @@ async def test_messages_sent_with_the_handshake_are_answered_in_order(
         )
         for i in range(3)
     )
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET /ocpp/CP-1 HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-    ).encode()
+    request = upgrade_request(server.port)
     reader, writer = await wait(asyncio.open_connection("127.0.0.1", server.port))
     try:
         writer.write(request + frames)  # one write: the server reads both at once
@@ -82,14 +87,14 @@ async def test_messages_sent_with_the_handshake_are_answered_in_order(
         writer.close()
 
 
-async def test_a_station_that_does_not_read_stops_being_read(
+async def test_a_station_that_does_not_read_its_replies_is_dropped(
     make_server: ServerFactory,
 ) -> None:
-    """Replies are written without waiting; while they pile up unread, the server
-    stops reading calls. Once the station reads again, every call is answered."""
+    """Replies are written without waiting; a station that keeps calling without
+    reading them is dropped (1008) once they pass the backlog limit, not buffered."""
     server = await make_server(setup=False)
     handled = 0
-    paused = asyncio.Event()
+    closed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     big = "x" * 60_000
     call_data = json.dumps({"vendorId": "V", "data": "y" * 20_000})  # calls span many reads
 
@@ -100,36 +105,20 @@ async def test_a_station_that_does_not_read_stops_being_read(
             return {"status": "Accepted", "data": big}
 
         client.handle("DataTransfer", data_transfer)
-        socket = client._transport.connection.transport  # type: ignore[union-attr]
-        pause_reading = socket.pause_reading
-
-        def spy() -> None:  # tells the test when the server stops reading
-            pause_reading()
-            paused.set()
-
-        socket.pause_reading = spy
+        client.on("close", lambda event: closed.done() or closed.set_result(event))
 
     server.on("client", on_client)
-    total = 400  # 8 MB of calls, 24 MB of replies: more than the socket buffers hold
+    total = 400  # 24 MB of replies: far over the limit
     async with await raw_station(server.port) as ws:
-        ws.transport.pause_reading()  # the station stops reading
-        sender = asyncio.ensure_future(
-            asyncio.gather(
-                *(ws.send(f'[2,"d{i}","DataTransfer",{call_data}]') for i in range(total))
-            )
+        ws.transport.pause_reading()  # the station never reads
+        sender = asyncio.gather(
+            *(ws.send(f'[2,"d{i}","DataTransfer",{call_data}]') for i in range(total)),
+            return_exceptions=True,
         )
-        await wait(paused.wait())
-        assert 0 < handled < total
-        # Replies held back: the write limit plus those of one read (at most 256 KiB
-        # of calls, 13 here), not the 24 MB the calls sent would make.
-        assert server.stats()["web_sockets"]["buffered_amount"] < 2_000_000
-        ws.transport.resume_reading()
-        answered = set()
-        for _ in range(total):
-            answered.add(json.loads(await wait(ws.recv()))[1])
+        event = await wait(closed)
+        assert (event.code, event.reason) == (1008, "replies are not being read")
+        assert handled < total
         await wait(sender)
-    assert answered == {f"d{i}" for i in range(total)}
-    assert handled == total
 
 
 async def test_replying_on_a_closed_connection_raises(make_server: ServerFactory) -> None:
@@ -142,3 +131,56 @@ async def test_replying_on_a_closed_connection_raises(make_server: ServerFactory
     assert len(transports) == 1
     with pytest.raises(ConnectionError, match="closed"):
         transports[0].send_now('[3,"x",{}]')
+
+
+async def test_both_ends_sending_big_calls_at_once_do_not_deadlock(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    """Each side sends more than the socket buffers hold while the other does the
+    same: only replies pause reading, so both ends keep reading and all finish."""
+    big = {"vendorId": "V", "data": "z" * 50_000}
+    server = await make_server(setup=False, call_concurrency=100)
+    stations: list[OCPPServerClient] = []
+
+    def on_client(client: OCPPServerClient) -> None:
+        client.handle("DataTransfer", lambda ctx: {"status": "Accepted"})
+        stations.append(client)
+
+    server.on("client", on_client)
+    client = make_client(server, call_concurrency=100)
+    client.handle("DataTransfer", lambda ctx: {"status": "Accepted"})
+    await wait(client.connect())
+    up = [client.call("DataTransfer", big) for _ in range(100)]
+    down = [stations[0].call("DataTransfer", big) for _ in range(100)]
+    results = await wait(asyncio.gather(*up, *down))
+    assert results == [{"status": "Accepted"}] * 200
+
+
+async def test_nothing_is_read_after_invalid_utf8(make_server: ServerFactory) -> None:
+    """A call in the same segment as a frame that fails the connection is not run."""
+    server = await make_server(setup=False)
+    handled: list[str] = []
+    server.on(
+        "client",
+        lambda c: c.handle("Heartbeat", lambda ctx: handled.append(ctx.message_id) or {}),
+    )
+    frames = b"".join(
+        Frame(Opcode.TEXT, data).serialize(mask=True, extensions=[])
+        for data in (b'[2,"a","Heartbeat",{}]', b"\xff", b'[2,"b","Heartbeat",{}]')
+    )
+    request = upgrade_request(server.port)
+    reader, writer = await wait(asyncio.open_connection("127.0.0.1", server.port))
+    try:
+        writer.write(request)
+        head = await wait(reader.readuntil(b"\r\n\r\n"))
+        assert head.startswith(b"HTTP/1.1 101")
+        writer.write(frames)  # one segment: a good call, invalid UTF-8, a good call
+        first, length = await wait(reader.readexactly(2))
+        assert first == 0x81  # the answer to "a"
+        assert json.loads(await wait(reader.readexactly(length)))[1] == "a"
+        first, length = await wait(reader.readexactly(2))
+        assert first == 0x88  # then the close frame
+        assert int.from_bytes((await wait(reader.readexactly(length)))[:2]) == 1007
+    finally:
+        writer.close()
+    assert handled == ["a"]
