@@ -269,3 +269,17 @@ async def test_a_malformed_answer_fails_the_pending_call_at_once(
     await csms.send_raw(answer.format(id=ids[0]))
     with pytest.raises(RPCError):  # not CallTimeoutError 30 s later
         await wait(call)
+
+
+def test_a_transport_without_send_now_is_refused_at_attach() -> None:
+    from browser_ocpp import RPCPeer
+
+    class OldTransport:
+        async def send(self, text: str) -> None: ...
+
+        async def close(self, code: int, reason: str, *, force: bool = False) -> None: ...
+
+        def start(self, peer: object) -> None: ...
+
+    with pytest.raises(TypeError, match="no send_now"):
+        RPCPeer().attach(OldTransport(), "ocpp1.6")
