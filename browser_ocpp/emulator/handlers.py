@@ -104,10 +104,14 @@ def remote_start_16(station: Station, ctx: HandlerContext) -> Payload:
 
 
 def remote_stop_16(station: Station, ctx: HandlerContext) -> Payload:
-    transaction_id = str(ctx.params["transactionId"])
+    return _stop(station, ctx, str(ctx.params["transactionId"]), "RemoteStopTransaction")
+
+
+def _stop(station: Station, ctx: HandlerContext, transaction_id: str, action: str) -> Payload:
+    """Stop the transaction the CSMS names (remote stop in every version)."""
     connector = _by_transaction(station, transaction_id)
     status = "Rejected" if connector is None else "Accepted"
-    station.note(f"RemoteStopTransaction ({transaction_id}) requested by CSMS: {status}")
+    station.note(f"{action} ({transaction_id}) requested by CSMS: {status}")
     if connector is not None:
         _then(station, ctx, partial(station.stop_locked, connector, "Remote"))
     return {"status": status}
@@ -243,13 +247,7 @@ def request_start(station: Station, ctx: HandlerContext) -> Payload:
 
 
 def request_stop(station: Station, ctx: HandlerContext) -> Payload:
-    transaction_id = ctx.params["transactionId"]
-    connector = _by_transaction(station, transaction_id)
-    status = "Rejected" if connector is None else "Accepted"
-    station.note(f"RequestStopTransaction ({transaction_id}) requested by CSMS: {status}")
-    if connector is not None:
-        _then(station, ctx, partial(station.stop_locked, connector, "Remote"))
-    return {"status": status}
+    return _stop(station, ctx, ctx.params["transactionId"], "RequestStopTransaction")
 
 
 def change_availability_2(station: Station, ctx: HandlerContext) -> Payload:
