@@ -25,7 +25,7 @@ system-deps:
 
 runtime: $(STAMP)
 	@command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
-	$(PY) scripts/runtime.py
+	$(PY) -m browser_ocpp.cli runtime --dir runtime
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -20,11 +20,11 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from browser_ocpp import OCPPServer, OCPPServerClient
+from browser_ocpp.runtime import ensure_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from chromium import CHROMIUM_ARGS, LoopThread, chromium_path  # noqa: E402
-from runtime import ensure_runtime  # noqa: E402
 
 BARE_PAGE = """<!doctype html><meta charset="utf-8"><script type="module">
 import { loadPyodide } from "/pyodide/pyodide.mjs";
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5, help="page loads timed per kind")
     args = parser.parse_args()
-    runtime = ensure_runtime(ROOT, log=lambda line: None)
+    runtime = ensure_runtime(ROOT / "runtime", log=lambda line: None)
     pages = ROOT / "runtime" / "bench-pages"
     pages.mkdir(exist_ok=True)
     (pages / "bare.html").write_text(BARE_PAGE)

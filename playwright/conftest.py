@@ -19,11 +19,11 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from browser_ocpp import OCPPServer
+from browser_ocpp.runtime import ensure_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from chromium import CHROMIUM_ARGS, LoopThread, chromium_path  # noqa: E402
-from runtime import ensure_runtime  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "pages"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -38,7 +38,7 @@ def loop_thread() -> Iterator[LoopThread]:
 
 @pytest.fixture(scope="session")
 def runtime_dir() -> Path:
-    return ensure_runtime(ROOT)
+    return ensure_runtime(ROOT / "runtime")
 
 
 @pytest.fixture(scope="session")

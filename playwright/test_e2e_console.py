@@ -13,7 +13,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from browser_ocpp.demo import ConsoleServer
 
-WEB = ROOT / "web"
 SCREENSHOTS = ROOT / "runtime" / "screenshots"
 READY_MS = 60_000
 
@@ -23,7 +22,7 @@ class Console:
 
     def __init__(self, loop: LoopThread, runtime: Path) -> None:
         self.loop, self.runtime = loop, runtime
-        self.server = ConsoleServer(WEB, runtime)
+        self.server = ConsoleServer(runtime)
         self.port = loop.run(self.server.listen(0))
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -33,7 +32,7 @@ class Console:
 
     def restart(self) -> None:
         self.loop.run(self.server.close())
-        self.server = ConsoleServer(WEB, self.runtime)
+        self.server = ConsoleServer(self.runtime)
         self.loop.run(self.server.listen(self.port))
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.datastructures import Headers
 
+from ..console import static_dir
 from ..rpc.versions import SUPPORTED_PROTOCOLS
 from ..server import OCPPServer
 from .csms import DemoCSMS
@@ -36,14 +37,15 @@ def _json(status: int, value: Any) -> tuple[int, str, bytes]:
 
 
 class ConsoleServer:
-    """``web/`` at ``/``, the runtime at ``/pyodide/`` and ``/pyscript/``, the demo CSMS
-    at ``ws://host:port/ocpp/<identity>``, the operator view at ``/csms``."""
+    """The console's page at ``/`` (``web``, default: the installed console), the
+    runtime at ``/pyodide/`` and ``/pyscript/``, the demo CSMS at
+    ``ws://host:port/ocpp/<identity>``, the operator view at ``/csms``."""
 
-    def __init__(self, web: Path, runtime: Path, **options: Any) -> None:
+    def __init__(self, runtime: Path, web: Path | None = None, **options: Any) -> None:
         options.setdefault("protocols", tuple(reversed(SUPPORTED_PROTOCOLS)))
         self.server = OCPPServer(**options)
         self.csms = DemoCSMS(self.server)
-        self.server.mount("/", web)
+        self.server.mount("/", web or static_dir())
         self.server.mount("/pyodide/", runtime / "pyodide")
         self.server.mount("/pyscript/", runtime / "pyscript")
         operator = resources.files("browser_ocpp.demo") / "operator"

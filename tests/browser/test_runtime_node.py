@@ -1,4 +1,4 @@
-"""The offline browser runtime (``scripts/runtime.py``) boots under Node and runs us.
+"""The offline browser runtime (``browser_ocpp.runtime``) boots under Node and runs us.
 
 Builds ``runtime/`` (slow only the first time), checks the generated
 ``pyodide-lock.json`` against the wheels beside it, then boots that Pyodide in Node 20
@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import io
 import json
+import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
+import zipfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+from browser_ocpp.runtime import RuntimeBuildError, ensure_runtime
+from browser_ocpp.runtime.fetch import extract_tar_folder, npm_integrity
+from browser_ocpp.runtime.pins import load_lock
+from browser_ocpp.runtime.pyodide_lock import environment_for, lock_entries
+from browser_ocpp.runtime.wheels import WheelInfo, build_own_wheel, read_wheel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_TIMEOUT = 180  # seconds for the whole Node run
@@ -163,22 +168,9 @@ try {
 """
 
 
-def _runtime_script() -> ModuleType:
-    path = REPO_ROOT / "scripts" / "runtime.py"
-    spec = importlib.util.spec_from_file_location("runtime_script_under_test", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def runtime() -> Path:
-    script = _runtime_script()
-    runtime_dir: Path = script.ensure_runtime(REPO_ROOT)
-    return runtime_dir
+    return ensure_runtime(REPO_ROOT / "runtime")
 
 
 @pytest.fixture(scope="module")
@@ -239,27 +231,19 @@ def test_generated_lock_lists_exactly_the_vendored_wheels(runtime: Path) -> None
     assert packages["jsonschema"]["version"].startswith("4.17.")
     assert packages["jsonschema"]["depends"] == ["attrs", "pyrsistent"]
     # Every wheel pinned in runtime.lock.json is there with the pinned sha256.
-    pins = json.loads((REPO_ROOT / "runtime.lock.json").read_text(encoding="utf-8"))
-    for pin in pins["wheels"]:
-        entry = packages[pin["name"]]
-        assert (entry["file_name"], entry["sha256"]) == (pin["file_name"], pin["sha256"])
+    for pin in load_lock().wheels:
+        entry = packages[pin.name]
+        assert (entry["file_name"], entry["sha256"]) == (pin.file_name, pin.sha256)
 
 
 def test_second_ensure_is_a_quick_no_op(runtime: Path) -> None:
-    script = _runtime_script()
     lines: list[str] = []
-    started = time.monotonic()
-    script.ensure_runtime(REPO_ROOT, log=lines.append)
-    elapsed = time.monotonic() - started
+    ensure_runtime(runtime, log=lines.append)
     # Somebody editing browser_ocpp meanwhile makes the pyodide part rebuild: then once more.
-    if not all("up to date" in line for line in lines[:-1]):
+    if lines:
         lines.clear()
-        started = time.monotonic()
-        script.ensure_runtime(REPO_ROOT, log=lines.append)
-        elapsed = time.monotonic() - started
-    assert [line.split(":")[0] for line in lines[:-1]] == ["pyodide", "pyscript"]
-    assert all("up to date" in line for line in lines[:-1]), lines
-    assert elapsed < 5, elapsed
+        ensure_runtime(runtime, log=lines.append)
+    assert lines == []
 
 
 def test_pyodide_boots_offline_in_node(node_result: dict[str, Any]) -> None:
@@ -303,53 +287,76 @@ def test_rpc_round_trip_under_pyodide(node_result: dict[str, Any]) -> None:
     assert python["strict_rejection"][0] == "RPCOccurrenceConstraintViolationError"
 
 
-# --- the script's hand-written parts, without the network --------------------------
+# --- the builder's parts, without the network --------------------------------------
+
+
+def _wheel(tmp_path: Path, name: str, version: str, requires: list[str]) -> WheelInfo:
+    path = tmp_path / f"{name}-{version}-py3-none-any.whl"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    dist_info = f"{name}-{version}.dist-info"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{name}/__init__.py", "")
+        archive.writestr(f"{dist_info}/METADATA", metadata)
+        archive.writestr(f"{dist_info}/RECORD", f"{name}/__init__.py,,\n")
+    return read_wheel(path)
+
+
+def test_lock_keeps_dependencies_whose_markers_hold_under_pyodide(tmp_path: Path) -> None:
+    app = _wheel(
+        tmp_path,
+        "app",
+        "1.0",
+        [
+            "dep>=1,<2; sys_platform == 'emscripten'",
+            "native; sys_platform != 'emscripten'",
+            "old; python_version < '3.8'",
+            "tool; extra == 'dev'",
+        ],
+    )
+    dep = _wheel(tmp_path, "dep", "1.5", [])
+    packages = lock_entries([app, dep], environment_for("3.14.2"))
+    assert packages["app"]["depends"] == ["dep"]
+    assert packages["app"]["imports"] == ["app"]
 
 
 @pytest.mark.parametrize(
-    ("marker", "expected"),
+    ("requires", "message"),
     [
-        ("python_version < '3.8'", False),
-        ("python_version >= '3.9'", True),
-        ('python_full_version >= "3.14.1"', True),
-        ("extra == 'format'", False),
-        ("sys_platform == 'emscripten'", True),
-        ("sys_platform != 'emscripten'", False),
-        ("(platform_machine == 'wasm32' and os_name == 'nt') or 'scripten' in sys_platform", True),
-        ("platform_system not in 'Windows Darwin'", True),
+        (["dep>=2; sys_platform == 'emscripten'"], "needs dep>=2, vendored 1.5"),
+        (["missing"], "needs missing under emscripten, not vendored"),
     ],
 )
-def test_markers_evaluate_as_under_pyodide(marker: str, expected: bool) -> None:
-    assert _runtime_script().evaluate_marker(marker) is expected
+def test_lock_refuses_unmet_dependencies(tmp_path: Path, requires: list[str], message: str) -> None:
+    wheels = [_wheel(tmp_path, "app", "1.0", requires), _wheel(tmp_path, "dep", "1.5", [])]
+    with pytest.raises(RuntimeBuildError, match=re.escape(message)):
+        lock_entries(wheels, environment_for("3.14.2"))
 
 
-@pytest.mark.parametrize(
-    ("version", "specifiers", "expected"),
-    [
-        ("4.17.3", ">=4.17,<4.18", True),
-        ("4.18.0", ">=4.17,<4.18", False),
-        ("0.20.0", "!=0.17.0,!=0.17.1,!=0.17.2,>=0.14.0", True),
-        ("0.17.1", "!=0.17.0,!=0.17.1,!=0.17.2,>=0.14.0", False),
-        ("3.14.2", ">=3.13", True),
-        ("4.17.3", "~=4.17.0", True),
-        ("4.18.0", "~=4.17.0", False),
-        ("4.17.3", "==4.17.*", True),
-    ],
-)
-def test_version_specifiers(version: str, specifiers: str, expected: bool) -> None:
-    assert _runtime_script().version_satisfies(version, specifiers) is expected
+def test_own_wheel_leaves_out_what_the_browser_never_imports(tmp_path: Path) -> None:
+    wheel = build_own_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "browser_ocpp/peer/peer.py" in names
+    assert "browser_ocpp/console/app.py" in names
+    assert "browser_ocpp/rpc/schemas/ocpp1.6/BootNotificationRequest.json" in names
+    left_out = ("browser_ocpp/runtime/", "browser_ocpp/demo/", "browser_ocpp/console/static/")
+    assert not [name for name in names if name.startswith(left_out)]
+    assert "browser_ocpp/cli.py" not in names
+    # The same files always make the same wheel (fixed times), so its sha256 is stable.
+    again = build_own_wheel(tmp_path / "again")
+    assert again.read_bytes() == (tmp_path / again.name).read_bytes()
 
 
 def test_npm_integrity_is_base64_sha512(tmp_path: Path) -> None:
     tarball = tmp_path / "x.tgz"
     tarball.write_bytes(b"some bytes")
     expected = base64.b64encode(hashlib.sha512(b"some bytes").digest()).decode()
-    assert _runtime_script().npm_integrity(tarball) == f"sha512-{expected}"
+    assert npm_integrity(tarball) == f"sha512-{expected}"
 
 
 @pytest.mark.parametrize("kind", ["dotdot", "symlink"])
 def test_extraction_refuses_unsafe_members(tmp_path: Path, kind: str) -> None:
-    script = _runtime_script()
     tarball = tmp_path / "evil.tgz"
     with tarfile.open(tarball, "w:gz") as archive:
         good = tarfile.TarInfo("package/ok.txt")
@@ -363,6 +370,6 @@ def test_extraction_refuses_unsafe_members(tmp_path: Path, kind: str) -> None:
         else:
             evil.size = 1
             archive.addfile(evil, io.BytesIO(b"x"))
-    with pytest.raises(script.RuntimeBuildError):
-        script.extract_tar_folder(tarball, "package/", tmp_path / "out")
+    with pytest.raises(RuntimeBuildError):
+        extract_tar_folder(tarball, "package/", tmp_path / "out")
     assert not (tmp_path / "evil.txt").exists()

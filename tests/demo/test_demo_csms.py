@@ -28,7 +28,7 @@ async def console(tmp_path: Path) -> Any:
     for folder in (web, runtime / "pyodide", runtime / "pyscript"):
         folder.mkdir(parents=True)
     (web / "index.html").write_text("<title>console</title>")
-    server = ConsoleServer(web, runtime)
+    server = ConsoleServer(runtime, web=web)
     await server.listen(0)
     yield server
     await server.close()

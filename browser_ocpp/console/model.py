@@ -1,7 +1,7 @@
 """The console's state without the DOM: settings, the message log, JSON helpers.
 
 Nothing here imports ``js``, so it runs (and is tested) under CPython as well as in
-the page.  ``console_app`` binds it to the DOM.
+the page.  ``browser_ocpp.console.app`` binds it to the DOM.
 """
 
 from __future__ import annotations

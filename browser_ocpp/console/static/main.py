@@ -14,7 +14,7 @@ import js
 def main() -> None:
     js.window.consoleProgress("app", "Starting the emulator: importing browser_ocpp…", 88)
     try:
-        console_app = importlib.import_module("console_app")
+        console_app = importlib.import_module("browser_ocpp.console.app")
     except Exception as exc:
         js.console.error(traceback.format_exc())
         js.window.consoleProgress("error", f"{type(exc).__name__}: {exc}")

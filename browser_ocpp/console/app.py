@@ -21,15 +21,15 @@ import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import console_model as model
 import js
 from pyodide.ffi import create_proxy, to_js
 
-from browser_ocpp import BrowserOCPPClient
-from browser_ocpp.emulator import ConnectorStatus, Station, StationConfig
-from browser_ocpp.rpc.errors import RPCError
-from browser_ocpp.rpc.skeleton import skeleton
-from browser_ocpp.rpc.versions import known_actions
+from ..browser import BrowserOCPPClient
+from ..emulator import ConnectorStatus, Station, StationConfig
+from ..rpc.errors import RPCError
+from ..rpc.skeleton import skeleton
+from ..rpc.versions import known_actions
+from . import model
 
 __all__ = ["start"]
 
@@ -490,9 +490,9 @@ class Console:
             if not current():
                 return
             self.reconnect_attempt = event.attempt
-            self.countdown_until = time.monotonic() + event.delay_ms / 1000
+            self.countdown_until = time.monotonic() + event.delay / 1000
             self.set_state("reconnecting")
-            seconds = event.delay_ms / 1000
+            seconds = event.delay / 1000
             self.activity(f"Reconnecting: attempt {event.attempt} in {seconds:.1f} s", "warn")
 
         def on_close(event: Any) -> None:
@@ -1057,7 +1057,7 @@ class Console:
         if not isinstance(payload, dict):
             self.show_custom_error("The payload must be a JSON object", "$", "{ … }", 1)
             return None
-        from browser_ocpp.rpc.validation import validator_for  # loads jsonschema
+        from ..rpc.validation import validator_for  # loads jsonschema
 
         validator = validator_for(self.custom_protocol())
         if validator is not None and validator.has_schema(action, "request"):

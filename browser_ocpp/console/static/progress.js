@@ -1,7 +1,7 @@
 // The loading indicator, shown from the first paint until the Python app is ready.
 // PyScript 0.7 dispatches `py:progress` on window with a text detail at each step
 // ("Loading Pyodide", "Loading interpreter", "Loaded interpreter", "Loading packages",
-// "Loaded packages", "Loaded Pyodide"); the app (console_app.py) then reports its
+// "Loaded packages", "Loaded Pyodide"); the app (browser_ocpp.console.app) then reports its
 // own steps through window.consoleProgress(stage, text, percent).
 
 const root = document.querySelector('[data-testid="progress"]');
