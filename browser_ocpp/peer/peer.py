@@ -12,8 +12,9 @@ import inspect
 import math
 import time
 import uuid
+import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +127,7 @@ class RPCPeer(EventEmitter):
         "_handlers",
         "_identity",
         "_inbound",
+        "_keys",
         "_late_ids",
         "_logger",
         "_offline",
@@ -180,6 +182,8 @@ class RPCPeer(EventEmitter):
         # Created on first use: most connections never queue offline or time out.
         self._offline: deque[asyncio.Future[None]] | None = None
         self._late_ids: deque[str] | None = None
+        # Idempotency keys of calls not finished yet (see call()).
+        self._keys: weakref.WeakValueDictionary[str, Coroutine[Any, Any, Any]] | None = None
         self._schema_validator: Any = None
         self._strict_actions: dict[str, Any] = {}
         self._bad_messages = 0
@@ -416,19 +420,47 @@ class RPCPeer(EventEmitter):
 
     # -- outbound ------------------------------------------------------------------------
 
-    async def call(
+    def call(
         self,
         *args: Any,
         timeout_ms: float | None = None,
         retries: int = 0,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
-        """Call ``(protocol?, method, params)`` and return the response payload.
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
+        """Call ``(protocol?, method, params)``; await it for the response payload.
 
         Raises the matching :class:`RPCError` for a CALLERROR, :class:`CallTimeoutError`
         after ``timeout_ms`` (retried ``retries`` times with jittered backoff, same
         message id), :class:`ConnectionClosedError` if the connection is or gets closed.
+
+        ``idempotency_key`` is taken when ``call`` is called, not when the event loop
+        first runs the call (as the reference's call runs up to its first await at
+        once): until that call ends, a later call with the same key raises ValueError
+        at once, whichever of the two the loop happens to run first.
         """
+        if idempotency_key is not None and is_valid_message_id(idempotency_key):
+            keys = self._keys
+            if keys is None:
+                keys = self._keys = weakref.WeakValueDictionary()
+            holder = keys.get(idempotency_key)
+            if holder is not None and inspect.getcoroutinestate(holder) != inspect.CORO_CLOSED:
+                return self._refuse_key(idempotency_key)
+            call = self._call(args, timeout_ms, retries, idempotency_key)
+            keys[idempotency_key] = call  # weakly: a call dropped unawaited frees its key
+            return call
+        return self._call(args, timeout_ms, retries, idempotency_key)
+
+    @staticmethod
+    async def _refuse_key(key: str) -> dict[str, Any]:
+        raise ValueError(f"a call with message id {key!r} is already in flight")
+
+    async def _call(
+        self,
+        args: tuple[Any, ...],
+        timeout_ms: float | None,
+        retries: int,
+        idempotency_key: str | None,
+    ) -> dict[str, Any]:
         protocol, method, params = _split_call_args(args)
         if timeout_ms is None:
             timeout_ms = self._options.call_timeout_ms
@@ -455,10 +487,16 @@ class RPCPeer(EventEmitter):
                 self._logger.debug("retrying call", method=method, attempt=backoff.attempt)
                 await asyncio.sleep(delay / 1000)
 
-    async def safe_call(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        """Like :meth:`call`, but returns None (and logs) instead of raising."""
+    def safe_call(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, dict[str, Any] | None]:
+        """Like :meth:`call` (the key taken at once too), but the awaited result is
+        None (and a log entry) instead of an exception."""
+        return self._safe_call(self.call(*args, **kwargs), args)
+
+    async def _safe_call(
+        self, call: Awaitable[dict[str, Any]], args: tuple[Any, ...]
+    ) -> dict[str, Any] | None:
         try:
-            return await self.call(*args, **kwargs)
+            return await call
         except Exception as exc:
             name = args[-2] if len(args) >= 2 and isinstance(args[-2], str) else args[:1]
             self._logger.warn("safe_call failed", method=name, error=repr(exc))

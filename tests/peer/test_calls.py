@@ -172,6 +172,52 @@ async def test_idempotency_key_already_in_flight_is_refused(pair: PairFactory) -
         await wait(first)
 
 
+async def test_idempotency_key_belongs_to_the_call_made_first(pair: PairFactory) -> None:
+    """Taken when call() is called: the first call keeps its key even if the loop
+    has not run it yet (Python 3.12+ wait_for runs its awaitable in the caller)."""
+    station, csms = await pair()
+    seen: list[str] = []
+    csms.handle("Heartbeat", lambda ctx: seen.append(ctx.message_id) or {})
+    first = station.call("Heartbeat", {}, idempotency_key="k")  # made, not started
+    with pytest.raises(ValueError, match="already in flight"):
+        await station.call("Heartbeat", {}, idempotency_key="k")
+    assert seen == []
+    assert await wait(first) == {}
+    assert await wait(station.call("Heartbeat", {}, idempotency_key="k")) == {}  # free again
+    assert seen == ["k", "k"]
+
+
+async def test_idempotency_key_in_flight_is_refused_not_queued(pair: PairFactory) -> None:
+    """With one call slot, a second call with the key is refused at once instead of
+    waiting for the slot and sending the same message id again later."""
+    station, csms = await pair()
+    seen: list[str] = []
+
+    def never(ctx: HandlerContext) -> asyncio.Future[Any]:
+        seen.append(ctx.message_id)
+        return asyncio.get_running_loop().create_future()
+
+    csms.handle("Heartbeat", never)
+    first = asyncio.ensure_future(station.call("Heartbeat", {}, idempotency_key="k", timeout_ms=50))
+    await asyncio.sleep(0)
+    with pytest.raises(ValueError, match="already in flight"):
+        await wait(station.call("Heartbeat", {}, idempotency_key="k", timeout_ms=50), 0.5)
+    with pytest.raises(CallTimeoutError):
+        await wait(first)
+    assert seen == ["k"]
+
+
+async def test_idempotency_key_of_a_call_dropped_unawaited_is_free(pair: PairFactory) -> None:
+    station, csms = await pair()
+    csms.handle("Heartbeat", lambda ctx: {})
+    dropped = station.call("Heartbeat", {}, idempotency_key="k")
+    dropped.close()
+    assert await wait(station.call("Heartbeat", {}, idempotency_key="k")) == {}
+    safe = station.safe_call("Heartbeat", {}, idempotency_key="k")  # taken at once as well
+    assert await wait(station.safe_call("Heartbeat", {}, idempotency_key="k")) is None
+    assert await wait(safe) == {}
+
+
 @pytest.mark.parametrize(
     ("options", "error"),
     [
