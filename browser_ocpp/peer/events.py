@@ -7,7 +7,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from ..rpc.frames import Frame
 
@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 Listener = Callable[..., Any]
+L = TypeVar("L", bound=Listener)
 _log = logging.getLogger("browser_ocpp.events")
 
 
@@ -101,17 +102,41 @@ class EventEmitter:
             known = ", ".join(sorted(self.events))
             raise ValueError(f"unknown event {name!r}; events are: {known}")
 
-    def on(self, name: str, listener: Listener) -> Listener:
-        """Call ``listener`` on every ``name`` event; returns the listener."""
-        self._check(name)
-        self._listeners.setdefault(name, []).append((listener, False))
+    @overload
+    def on(self, name: str) -> Callable[[L], L]: ...
+    @overload
+    def on(self, name: str, listener: L) -> L: ...
+    def on(self, name: str, listener: Listener | None = None) -> Any:
+        """Call ``listener`` on every ``name`` event; returns the listener.
+
+        Without ``listener``, a decorator: ``@peer.on("open")`` registers the
+        function below and returns it unchanged."""
+        return self._add(name, listener, False)
+
+    @overload
+    def once(self, name: str) -> Callable[[L], L]: ...
+    @overload
+    def once(self, name: str, listener: L) -> L: ...
+    def once(self, name: str, listener: Listener | None = None) -> Any:
+        """Call ``listener`` on the next ``name`` event only (a decorator without it)."""
+        return self._add(name, listener, True)
+
+    def _add(self, name: str, listener: Listener | None, once: bool) -> Any:
+        self._check(name)  # an unknown name fails at once, decorator form included
+        if listener is None:
+
+            def decorator(function: L) -> L:
+                self._register(name, function, once)
+                return function
+
+            return decorator
+        self._register(name, listener, once)
         return listener
 
-    def once(self, name: str, listener: Listener) -> Listener:
-        """Call ``listener`` on the next ``name`` event only."""
-        self._check(name)
-        self._listeners.setdefault(name, []).append((listener, True))
-        return listener
+    def _register(self, name: str, listener: Listener, once: bool) -> None:
+        if not callable(listener):
+            raise TypeError(f"listener must be callable, not {listener!r}")
+        self._listeners.setdefault(name, []).append((listener, once))
 
     def off(self, name: str, listener: Listener | None = None) -> None:
         """Remove ``listener`` from ``name``, or every listener of ``name``."""

@@ -212,3 +212,39 @@ async def test_reconfigure_logging(pair: PairFactory) -> None:
     station.reconfigure(logging={"handler": entries.append})
     station.logger.info("now captured")
     assert entries[-1].message == "now captured"
+
+
+async def test_on_and_once_without_a_listener_are_decorators(pair: PairFactory) -> None:
+    station, csms = await pair()
+    csms.handle("Heartbeat", lambda ctx: {"currentTime": "t"})
+    every: list[Any] = []
+    first: list[Any] = []
+
+    @station.on("call")
+    def on_call(event: Any) -> None:
+        every.append(event.action)
+
+    @station.once("call")
+    def on_first_call(event: Any) -> None:
+        first.append(event.action)
+
+    assert callable(on_call) and on_call.__name__ == "on_call"  # returned unchanged
+    assert on_first_call.__name__ == "on_first_call"
+    assert station.listener_count("call") == 2
+    await wait(station.call("Heartbeat", {}))
+    await wait(station.call("Heartbeat", {}))
+    assert every == ["Heartbeat", "Heartbeat"]
+    assert first == ["Heartbeat"]
+    station.off("call", on_call)
+    assert station.listener_count("call") == 0
+
+
+def test_on_checks_the_name_and_the_listener_at_once() -> None:
+    peer = RPCPeer()
+    with pytest.raises(ValueError, match="unknown event"):
+        peer.on("nope")
+    with pytest.raises(ValueError, match="unknown event"):
+        peer.once("nope", print)
+    with pytest.raises(TypeError, match="must be callable"):
+        peer.on("open", "not a function")  # type: ignore[call-overload]
+    assert peer.listener_count("open") == 0
