@@ -64,6 +64,7 @@ __all__ = [
     "BrowserOCPPClient",
     "CallTimeoutError",
     "CloseEvent",
+    "CompressionOptions",
     "ConnectingEvent",
     "ConnectionClosedError",
     "FrameEvent",
@@ -105,6 +106,7 @@ __all__ = [
 # Public names whose modules import websockets: loaded on first use.
 _LAZY: dict[str, str] = {
     "AuthContext": ".server",
+    "CompressionOptions": ".server",
     "OCPPClient": ".server",
     "OCPPServer": ".server",
     "OCPPServerClient": ".server",
@@ -112,7 +114,14 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from .server import AuthContext, OCPPClient, OCPPServer, OCPPServerClient, SecurityProfile
+    from .server import (
+        AuthContext,
+        CompressionOptions,
+        OCPPClient,
+        OCPPServer,
+        OCPPServerClient,
+        SecurityProfile,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,7 @@ import browser_ocpp
 
 PUBLIC = {
     "NOREPLY", "OCPP16", "OCPP201", "OCPP21",
-    "BadMessageEvent", "CallTimeoutError", "CloseEvent", "ConnectingEvent",
+    "BadMessageEvent", "CallTimeoutError", "CloseEvent", "CompressionOptions", "ConnectingEvent",
     "ConnectionClosedError", "FrameEvent", "HandlerContext", "LogEntry", "LoggingConfig",
     "MessageEvent", "OCPPError", "OpenEvent", "QueueOverflowError", "RPCClient", "RPCError",
     "RPCFormatViolationError", "RPCFormationViolationError", "RPCFrameworkError",

@@ -12,6 +12,7 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from ..peer import RPCClient
 from ..rpc.errors import UnexpectedHttpResponse, WebsocketUpgradeError
+from .compression import CompressionOptions, client_extensions
 from .options import OCPPClientOptions, SecurityProfile
 from .tls import client_context
 from .transport import OCPPClientConnection, WebSocketTransport
@@ -66,7 +67,8 @@ class OCPPClient(RPCClient):
                 subprotocols=list(opts.protocols) or None,  # type: ignore[arg-type]
                 additional_headers=self._headers(),
                 ssl=ssl,
-                compression="deflate" if opts.compression else None,
+                compression=None,
+                extensions=client_extensions(CompressionOptions.coerce(opts.compression)),
                 ping_interval=interval,
                 ping_timeout=interval,
                 close_timeout=CLOSE_TIMEOUT_S

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..peer.options import ClientOptions, PeerOptions, check_names, check_positive
 from ..rpc.versions import SUPPORTED_PROTOCOLS
+from .compression import CompressionOptions
 
 __all__ = ["OCPPClientOptions", "SecurityProfile", "ServerOptions"]
 
@@ -28,6 +29,12 @@ def _profile(value: object) -> SecurityProfile:
         return SecurityProfile(value)  # type: ignore[arg-type]
     except ValueError:
         raise ValueError(f"security_profile must be 0, 1, 2 or 3, not {value!r}") from None
+
+
+def _compression(value: object) -> CompressionOptions | bool:
+    """Check ``compression``; it is kept as ``False`` or :class:`CompressionOptions`."""
+    options = CompressionOptions.coerce(value)
+    return False if options is None else options
 
 
 def _mapping(name: str, value: object) -> None:
@@ -49,7 +56,8 @@ class ServerOptions(PeerOptions):
     tls: Mapping[str, Any] | None = None
     session_ttl_ms: float = 7_200_000
     max_payload_bytes: int = 65_536
-    compression: bool = False
+    compression: bool | CompressionOptions | Mapping[str, Any] = False
+    """``True``, a dict or :class:`CompressionOptions`; kept as ``False`` or options."""
 
     def __post_init__(self) -> None:
         super(ServerOptions, self).__post_init__()
@@ -59,6 +67,7 @@ class ServerOptions(PeerOptions):
         check_positive("session_ttl_ms", self.session_ttl_ms)
         check_positive("max_payload_bytes", self.max_payload_bytes, integer=True)
         _mapping("tls", self.tls)
+        object.__setattr__(self, "compression", _compression(self.compression))
 
     def peer_options(self) -> PeerOptions:
         """The options each server-side connection runs with."""
@@ -75,7 +84,8 @@ class OCPPClientOptions(ClientOptions):
     tls: Mapping[str, Any] | None = None
     headers: Mapping[str, str] | None = None
     ping_interval_ms: float = 30_000
-    compression: bool = False
+    compression: bool | CompressionOptions | Mapping[str, Any] = False
+    """``True``, a dict or :class:`CompressionOptions`; kept as ``False`` or options."""
     handshake_timeout_ms: float = 30_000
     max_payload_bytes: int | None = None
 
@@ -86,6 +96,7 @@ class OCPPClientOptions(ClientOptions):
             raise TypeError("password must be str or bytes")
         _mapping("tls", self.tls)
         _mapping("headers", self.headers)
+        object.__setattr__(self, "compression", _compression(self.compression))
         if self.ping_interval_ms != 0:
             check_positive("ping_interval_ms", self.ping_interval_ms)
         check_positive("handshake_timeout_ms", self.handshake_timeout_ms)

@@ -22,6 +22,7 @@ from websockets.typing import Subprotocol
 from ..peer import EventEmitter, OCPPLogger, RPCPeer
 from ..peer.options import PeerOptions
 from ..rpc.errors import ConnectionClosedError
+from .compression import CompressionOptions, server_extensions
 from .handshake import AuthContext, Handshake
 from .options import SecurityProfile, ServerOptions
 from .static import StaticFiles
@@ -150,7 +151,8 @@ class OCPPServer(EventEmitter):
             ssl=self._ssl,
             max_size=options.max_payload_bytes,
             open_timeout=options.handshake_timeout_ms / 1000,
-            compression="deflate" if options.compression else None,
+            compression=None,
+            extensions=server_extensions(CompressionOptions.coerce(options.compression)),
             server_header=None,
             create_connection=OCPPServerConnection,
         )
