@@ -52,10 +52,11 @@ class ConnectingEvent:
 
 @dataclass(frozen=True, slots=True)
 class ReconnectEvent:
-    """Reconnect attempt number ``attempt`` starts after ``delay_ms``."""
+    """Reconnect attempt number ``attempt`` starts after ``delay`` milliseconds
+    (the reference's ``{ attempt, delay }``)."""
 
     attempt: int
-    delay_ms: float
+    delay: float
 
 
 @dataclass(frozen=True, slots=True)

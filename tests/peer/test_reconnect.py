@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -69,9 +70,15 @@ async def test_reconnects_after_drop_with_events_and_backoff(clients: list[RPCPe
     await hub.drop()
     assert (await wait(disconnected)).code == 1006
     await opens.wait_len(1)
-    assert reconnects[0].attempt == 1 and 5 <= reconnects[0].delay_ms <= 40
+    assert reconnects[0].attempt == 1 and 5 <= reconnects[0].delay <= 40
     assert client.state is State.OPEN and client.reconnect_attempt == 0  # reset after open
     assert await wait(client.call("Heartbeat", {})) == {"currentTime": "t"}
+
+
+def test_reconnect_event_has_the_reference_fields() -> None:
+    """``{ attempt, delay }`` as in the reference, the delay in milliseconds."""
+    assert [field.name for field in dataclasses.fields(ReconnectEvent)] == ["attempt", "delay"]
+    assert ReconnectEvent(attempt=2, delay=250.0) == ReconnectEvent(2, 250.0)
 
 
 async def test_attempts_count_up_within_backoff_bounds_then_give_up(
@@ -87,8 +94,8 @@ async def test_attempts_count_up_within_backoff_bounds_then_give_up(
     await hub.drop()
     event = await wait(closed)
     assert [r.attempt for r in reconnects] == [1, 2, 3, 4]
-    assert all(5 <= r.delay_ms <= 40 for r in reconnects)
-    assert reconnects[-1].delay_ms >= 20  # doubled up to the maximum: 5, 10, 20, 40
+    assert all(5 <= r.delay <= 40 for r in reconnects)
+    assert reconnects[-1].delay >= 20  # doubled up to the maximum: 5, 10, 20, 40
     assert event.code == 1006 and "502" in event.reason
     assert client.state is State.CLOSED and hub.attempts == 1 + 4
 
@@ -103,7 +110,7 @@ async def test_backoff_reaches_but_never_exceeds_the_maximum(clients: list[RPCPe
     hub.refuse_with = ConnectionRefusedError("refused")
     await hub.drop()
     await wait(closed)
-    delays = [r.delay_ms for r in reconnects]
+    delays = [r.delay for r in reconnects]
     assert len(delays) == 8 and all(1 <= d <= 8 for d in delays)
     assert all(d >= 4 for d in delays[3:])  # from the fourth step on: upper half of 8
 
