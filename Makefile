@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: test lint unit e2e runtime system-deps console bench clean
+.PHONY: test lint unit unit-pythons e2e runtime system-deps console bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
@@ -35,10 +35,29 @@ lint: $(STAMP)
 unit: runtime
 	$(PY) -m pytest -q tests
 
+# The other CPythons the package supports, where this machine has them (pyenv's
+# versions, or a python3.X on PATH that runs): the unit suite runs on each, in a
+# virtualenv of its own (.venv-3.X).
+OTHER_PYTHONS := $(shell for v in 3.12 3.13 3.14; do \
+    for p in $$HOME/.pyenv/versions/$$v.*/bin/python$$v $$(command -v python$$v); do \
+      if "$$p" -c '' 2>/dev/null; then echo "$$p"; break; fi; \
+    done; done)
+
+unit-pythons: runtime
+	@for p in $(OTHER_PYTHONS); do \
+	  v=$$("$$p" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); venv=.venv-$$v; \
+	  test -x $$venv/bin/python || "$$p" -m venv $$venv || exit 1; \
+	  test $$venv/.installed -nt pyproject.toml || { \
+	    $$venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' \
+	    && touch $$venv/.installed; } || exit 1; \
+	  echo "== unit and integration tests on Python $$v ($$p)"; \
+	  $$venv/bin/python -m pytest -q -p no:cacheprovider tests || exit 1; \
+	done
+
 e2e: runtime system-deps
 	$(PY) -m pytest -q playwright
 
-test: lint unit e2e
+test: lint unit unit-pythons e2e
 
 # The web console, its runtime and the demo CSMS on one port; prints the URL.
 console: runtime
@@ -48,4 +67,4 @@ bench: $(STAMP)
 	$(PY) bench/engine.py
 
 clean:
-	rm -rf $(VENV) runtime .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
+	rm -rf $(VENV) .venv-3.* runtime .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

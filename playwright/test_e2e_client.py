@@ -213,7 +213,7 @@ def test_reconnect_with_backoff_then_give_up(
         station(server.url, backoff_min=50, backoff_max=200, max_reconnects=3)
         + """
 reconnects = []
-client.on("reconnect", lambda e: reconnects.append([e.attempt, e.delay_ms]))
+client.on("reconnect", lambda e: reconnects.append([e.attempt, e.delay]))
 await client.connect()
 signal("connected")
 dropped = asyncio.get_running_loop().create_future()

@@ -250,7 +250,7 @@ async def test_reconnect_events_and_give_up(api: JSApi, hub: Hub) -> None:
     await hub.servers[-1].close(1001, "bye")
     event = await wait(closed)
     assert [r.attempt for r in reconnects] == [1, 2]
-    assert all(5 <= r.delay_ms <= 20 for r in reconnects)
+    assert all(5 <= r.delay <= 20 for r in reconnects)
     assert event.code == 1006 and "likely causes" in event.reason
 
 
