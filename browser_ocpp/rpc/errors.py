@@ -215,6 +215,11 @@ class UnexpectedHttpResponse(OCPPError):
         self.body = body
 
     @property
+    def status_code(self) -> int:
+        """The HTTP status, under the reference's name (``statusCode``)."""
+        return self.status
+
+    @property
     def retryable(self) -> bool:
         """Whether trying again later may succeed (server trouble, not a refusal)."""
         return self.status >= 500 or self.status in (408, 429)

@@ -76,6 +76,8 @@ class Handshake:
     remote_address: Any
     password: bytes | None = None
     client_certificate: Mapping[str, Any] | None = None
+    security_profile: int = 0
+    """The server's security profile (0 to 3), the reference's ``securityProfile``."""
 
     @classmethod
     def parse(
@@ -85,6 +87,8 @@ class Handshake:
         protocols: Sequence[str],
         remote_address: Any,
         client_certificate: Mapping[str, Any] | None = None,
+        *,
+        security_profile: int = 0,
     ) -> Handshake:
         """Parse a request; raises ValueError for a bad identity."""
         parts = urlsplit(path)
@@ -102,6 +106,7 @@ class Handshake:
             remote_address=remote_address,
             password=password,
             client_certificate=client_certificate,
+            security_profile=security_profile,
         )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import os
 import ssl
+import sys
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -238,7 +239,12 @@ class OCPPServer(EventEmitter):
         certificate = connection.transport.get_extra_info("peercert") if self._ssl else None
         try:
             handshake = Handshake.parse(
-                request.path, request.headers, self._offered(request.headers), remote, certificate
+                request.path,
+                request.headers,
+                self._offered(request.headers),
+                remote,
+                certificate,
+                security_profile=self._options.security_profile,
             )
         except ValueError as exc:
             self._security_event("UPGRADE_ABORTED", None, str(exc), remote)
@@ -295,6 +301,8 @@ class OCPPServer(EventEmitter):
         context = self._decisions.get(connection)
         if context is not None and context.protocol is not None:
             return Subprotocol(context.protocol)
+        if not self._options.protocols:  # as the reference: the station's first choice
+            return offered[0] if offered else None
         choice = next((p for p in self._options.protocols if p in offered), None)
         return None if choice is None else Subprotocol(choice)
 
@@ -404,20 +412,27 @@ class OCPPServer(EventEmitter):
         return dict(zip(targets, results, strict=True))
 
     def stats(self) -> dict[str, Any]:
-        """Live figures: sessions, sockets, buffered bytes, memory, uptime, pid."""
+        """Live figures: stations connected, sessions, sockets, buffered bytes, memory,
+        CPU time (microseconds, like Node's ``process.cpuUsage()``), uptime (seconds
+        since this server was created), pid."""
         connections = list(self._server.connections) if self._server is not None else []
         buffered = 0
         for connection in connections:
             transport = connection.transport
             if transport is not None and not transport.is_closing():
                 buffered += transport.get_write_buffer_size()
-        return {
+        figures: dict[str, Any] = {
+            "connected_clients": len(self._clients),
             "active_sessions": len(self._clients),
             "web_sockets": {"total": len(connections), "buffered_amount": buffered},
             "memory_usage": _memory_usage(),
             "uptime_seconds": time.monotonic() - self._started,
             "pid": os.getpid(),
         }
+        cpu = _cpu_usage()
+        if cpu is not None:
+            figures["cpu_usage"] = cpu
+        return figures
 
 
 def _memory_usage() -> dict[str, int]:
@@ -431,8 +446,19 @@ def _memory_usage() -> dict[str, int]:
         pass
     try:
         import resource
-
-        usage["max_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     except ImportError:
-        pass
+        return usage
+    unit = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux kilobytes
+    usage["max_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
     return usage
+
+
+def _cpu_usage() -> dict[str, int] | None:
+    """User and system CPU time of this process, in microseconds (None without
+    :mod:`resource`, as on Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"user": round(usage.ru_utime * 1e6), "system": round(usage.ru_stime * 1e6)}

@@ -31,7 +31,6 @@ EARLY_LIMIT = 16
 """Messages held before the peer takes the connection; beyond, reading pauses."""
 REPLY_BACKLOG_LIMIT = 4 * 1024 * 1024
 """Bytes of unsent replies after which the other end is taken not to read them."""
-"""Messages held before the peer takes the connection; beyond, reading pauses."""
 
 Sink = Callable[[str | bytes], None]
 """Takes one complete message: ``str`` for text, ``bytes`` for binary."""

@@ -108,6 +108,19 @@ async def test_server_prefers_its_own_protocol_order(
     assert client.protocol == "ocpp2.0.1"
 
 
+async def test_empty_protocols_accepts_the_first_one_the_station_offers(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server(protocols=[], setup=False)
+    client = make_client(server, protocols=["ocpp2.0.1", "ocpp1.6"])
+    await wait(client.connect())
+    assert client.protocol == "ocpp2.0.1"
+    assert server.clients["CP-1"].protocol == "ocpp2.0.1"
+    bare = make_client(server, identity="CP-2", protocols=[])
+    await wait(bare.connect())  # offers none: still accepted, with none
+    assert bare.protocol is None
+
+
 async def test_auth_handler_sees_the_handshake_and_sets_session(
     make_server: ServerFactory, make_client: ClientFactory
 ) -> None:
@@ -136,6 +149,7 @@ async def test_auth_handler_sees_the_handshake_and_sets_session(
     assert handshake.headers["X-Station-Model"] == handshake.headers["x-station-model"] == "One"
     assert handshake.protocols == ("ocpp1.6", "ocpp2.0.1")
     assert handshake.remote_address[0] == "127.0.0.1"
+    assert handshake.security_profile == 0
     assert station.session == {"tenant": "t1"} and client.protocol == "ocpp2.0.1"
 
 
@@ -180,16 +194,21 @@ async def test_profile_1_basic_auth_with_colons_in_the_password(
     make_server: ServerFactory, make_client: ClientFactory
 ) -> None:
     secret = "pa:ss:word"
-    server = await make_server(
-        security_profile=1,
-        auth=lambda ctx: ctx.accept() if ctx.password_matches(secret) else ctx.reject(401),
-    )
+    profiles: list[int] = []
+
+    def auth(ctx: AuthContext) -> None:
+        profiles.append(ctx.handshake.security_profile)
+        ctx.accept() if ctx.password_matches(secret) else ctx.reject(401)
+
+    server = await make_server(security_profile=1, auth=auth)
     await wait(make_client(server, security_profile=1, password=secret).connect())
+    assert profiles == [1]
     events = collect(server, "security_event")
     wrong = make_client(server, identity="CP-2", security_profile=1, password="pa:ss")
     with pytest.raises(UnexpectedHttpResponse) as caught:
         await wait(wrong.connect())
-    assert caught.value.status == 401 and "Basic" in caught.value.headers["WWW-Authenticate"]
+    assert caught.value.status == caught.value.status_code == 401
+    assert "Basic" in caught.value.headers["WWW-Authenticate"]
     assert events[0]["type"] == "AUTH_FAILED" and events[0]["identity"] == "CP-2"
 
 
@@ -273,11 +292,32 @@ async def test_stats(make_server: ServerFactory, make_client: ClientFactory) -> 
     for i in range(3):
         await wait(make_client(server, identity=f"CP-{i}").connect())
     stats = server.stats()
-    assert stats["active_sessions"] == 3
+    assert stats["active_sessions"] == stats["connected_clients"] == 3
     assert stats["web_sockets"]["total"] == 3
     assert stats["web_sockets"]["buffered_amount"] >= 0
     assert stats["memory_usage"]["rss"] > 1_000_000
     assert stats["uptime_seconds"] > 0 and stats["pid"] == os.getpid()
+    assert stats["cpu_usage"]["user"] > 0 and stats["cpu_usage"]["system"] >= 0
+
+
+@pytest.mark.parametrize(("platform", "unit"), [("linux", 1024), ("darwin", 1)])
+def test_max_rss_is_in_bytes_on_linux_and_macos(
+    monkeypatch: pytest.MonkeyPatch, platform: str, unit: int
+) -> None:
+    import resource
+    import sys
+
+    from browser_ocpp.server import server as module
+
+    class Usage:
+        ru_maxrss = 5000
+        ru_utime = 1.5
+        ru_stime = 0.25
+
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(resource, "getrusage", lambda who: Usage())
+    assert module._memory_usage()["max_rss"] == 5000 * unit  # kB on Linux, bytes on macOS
+    assert module._cpu_usage() == {"user": 1_500_000, "system": 250_000}
 
 
 async def test_max_payload_bytes_refuses_oversized_frames(
