@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
-from typing import cast
+from typing import Any, cast
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
@@ -60,10 +60,15 @@ class OCPPClient(RPCClient):
         if opts.ping_interval_ms:
             jitter = random.uniform(1 - PING_JITTER, 1 + PING_JITTER)
             interval = opts.ping_interval_ms * jitter / 1000
-        ssl = client_context(opts.tls or {}) if url.startswith("wss://") else None
+        tls = opts.tls or {}
+        ssl = client_context(tls) if url.startswith("wss://") else None
+        named: dict[str, Any] = {}
+        if ssl is not None and "server_hostname" in tls:  # the name the certificate must carry
+            named["server_hostname"] = tls["server_hostname"]
         try:
             connection = await connect(
                 url,
+                **named,
                 subprotocols=list(opts.protocols) or None,  # type: ignore[arg-type]
                 additional_headers=self._headers(),
                 ssl=ssl,

@@ -27,7 +27,7 @@ from .compression import CompressionOptions, server_extensions
 from .handshake import AuthContext, Handshake
 from .options import SecurityProfile, ServerOptions
 from .static import StaticFiles
-from .tls import load_chain, server_context
+from .tls import server_context, switch_context
 from .transport import OCPPServerConnection, WebSocketTransport
 
 __all__ = ["OCPPServer", "OCPPServerClient"]
@@ -140,9 +140,7 @@ class OCPPServer(EventEmitter):
         ):
             raise ValueError(f"security profile {int(profile)} needs server.auth(handler)")
         if profile >= SecurityProfile.TLS_BASIC_AUTH:
-            self._ssl = server_context(
-                options.tls or {}, client_certificates=profile is SecurityProfile.TLS_CLIENT_CERT
-            )
+            self._ssl = self._tls_context(options.tls or {})
         self._server = await serve(
             self._handle,
             host,
@@ -174,12 +172,40 @@ class OCPPServer(EventEmitter):
         """
         self._routes["/" + path.strip("/")] = handler
 
-    def update_tls(self, cert: str | bytes, key: str | bytes, password: Any = None) -> None:
-        """Load a new certificate and key for new connections; open ones stay up."""
-        if self._ssl is None:
-            raise RuntimeError("TLS is not in use (security profile 2 or 3 and listen())")
-        load_chain(self._ssl, cert, key, password)
-        self._logger.info("TLS certificate reloaded")
+    def update_tls(
+        self,
+        *,
+        cert: str | bytes | None = None,
+        key: str | bytes | None = None,
+        ca: str | bytes | Sequence[str | bytes] | None = None,
+        passphrase: Any = None,
+        password: Any = None,
+    ) -> None:
+        """Replace TLS options (the reference's ``updateTLS``): the values given are
+        merged over the current ``tls``, checked, then used by every new connection
+        (open ones stay up) and by later ``listen()`` calls. ``ca`` replaces the CAs
+        that verify station certificates (profile 3); ``password`` is an alias of
+        ``passphrase``."""
+        if self._options.security_profile < SecurityProfile.TLS_BASIC_AUTH:
+            raise RuntimeError("TLS is not in use (security profile 2 or 3)")
+        given = {"cert": cert, "key": key, "ca": ca, "passphrase": passphrase, "password": password}
+        changes = {name: value for name, value in given.items() if value is not None}
+        if not changes:
+            raise TypeError("update_tls needs cert, key, ca or passphrase")
+        merged = dict(self._options.tls or {})
+        if "passphrase" in changes or "password" in changes:
+            merged.pop("passphrase", None)
+            merged.pop("password", None)
+        merged.update(changes)
+        fresh = self._tls_context(merged)  # raises before anything changes
+        self._options = self._options.replace(tls=merged)
+        if self._ssl is not None:
+            switch_context(self._ssl, fresh)
+        self._logger.info("TLS options updated", changed=sorted(changes))
+
+    def _tls_context(self, tls: Mapping[str, Any]) -> ssl.SSLContext:
+        profile = self._options.security_profile
+        return server_context(tls, client_certificates=profile is SecurityProfile.TLS_CLIENT_CERT)
 
     async def close(self, code: int = CLOSE_SHUTDOWN[0], reason: str = CLOSE_SHUTDOWN[1]) -> None:
         """Close every connection cleanly, then stop listening."""

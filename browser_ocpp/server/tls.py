@@ -5,22 +5,42 @@ from __future__ import annotations
 import os
 import ssl
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["TLSOptions", "client_context", "load_chain", "server_context"]
+__all__ = [
+    "TLSOptions",
+    "client_context",
+    "key_passphrase",
+    "load_chain",
+    "server_context",
+    "switch_context",
+]
 
 TLSOptions = Mapping[str, Any]
-"""``cert``, ``key``, ``ca`` (PEM text/bytes or a file path), ``password``, and for
-clients ``server_hostname`` / ``check_hostname``."""
+"""The reference's TLSOptions: ``cert``, ``key``, ``ca`` (each PEM text/bytes or a
+file path; ``ca`` may also be a list of them), ``passphrase`` for an encrypted key
+(``password`` is an alias), and for clients ``server_hostname`` (the name the
+server's certificate must carry, when it is not the endpoint's host) and
+``check_hostname``."""
 
-_KNOWN = {"cert", "key", "ca", "password", "server_hostname", "check_hostname"}
+_KNOWN = {"cert", "key", "ca", "passphrase", "password", "server_hostname", "check_hostname"}
 
 
 def _check(options: TLSOptions) -> None:
     unknown = set(options) - _KNOWN
     if unknown:
         raise TypeError(f"unknown tls option(s): {', '.join(sorted(unknown))}")
+    key_passphrase(options)
+
+
+def key_passphrase(options: TLSOptions) -> Any:
+    """The key's passphrase: ``passphrase``, or its alias ``password``."""
+    given = options.get("passphrase")
+    alias = options.get("password")
+    if given is not None and alias is not None and given != alias:
+        raise ValueError("tls has both passphrase and password (an alias): give one")
+    return given if given is not None else alias
 
 
 def _is_pem(value: str | bytes) -> bool:
@@ -34,7 +54,7 @@ def _pem_text(value: str | bytes) -> str:
 
 
 def load_chain(
-    context: ssl.SSLContext, cert: str | bytes, key: str | bytes | None, password: Any = None
+    context: ssl.SSLContext, cert: str | bytes, key: str | bytes | None, passphrase: Any = None
 ) -> None:
     """Load a certificate chain and key, given as PEM data or as file paths."""
     paths: list[str] = []
@@ -52,17 +72,19 @@ def load_chain(
             else:
                 resolved.append(os.fsdecode(value))
         assert resolved[0] is not None
-        context.load_cert_chain(resolved[0], resolved[1], password)
+        context.load_cert_chain(resolved[0], resolved[1], passphrase)
     finally:
         for path in paths:
             os.unlink(path)
 
 
-def _load_ca(context: ssl.SSLContext, ca: str | bytes) -> None:
-    if _is_pem(ca):
-        context.load_verify_locations(cadata=_pem_text(ca))
-    else:
-        context.load_verify_locations(cafile=os.fsdecode(ca))
+def _load_ca(context: ssl.SSLContext, ca: str | bytes | Sequence[str | bytes]) -> None:
+    """Trust ``ca``: PEM data or a file path, or a list of them."""
+    for item in (ca,) if isinstance(ca, str | bytes) else ca:
+        if _is_pem(item):
+            context.load_verify_locations(cadata=_pem_text(item))
+        else:
+            context.load_verify_locations(cafile=os.fsdecode(item))
 
 
 def server_context(options: TLSOptions, *, client_certificates: bool) -> ssl.SSLContext:
@@ -73,7 +95,7 @@ def server_context(options: TLSOptions, *, client_certificates: bool) -> ssl.SSL
         raise ValueError("TLS profiles need tls={'cert': ..., 'key': ...}")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    load_chain(context, options["cert"], options["key"], options.get("password"))
+    load_chain(context, options["cert"], options["key"], key_passphrase(options))
     if client_certificates:
         if "ca" not in options:
             raise ValueError("security profile 3 needs tls={'ca': ...} to verify stations")
@@ -91,7 +113,21 @@ def client_context(options: TLSOptions) -> ssl.SSLContext:
     if "ca" in options:
         _load_ca(context, options["ca"])
     if "cert" in options:
-        load_chain(context, options["cert"], options.get("key"), options.get("password"))
+        load_chain(context, options["cert"], options.get("key"), key_passphrase(options))
     if options.get("check_hostname") is False:
         context.check_hostname = False
     return context
+
+
+def switch_context(listening: ssl.SSLContext, fresh: ssl.SSLContext) -> None:
+    """Make new handshakes on ``listening`` use ``fresh`` (certificate, key and the
+    CAs that verify clients); connections already open keep theirs.
+
+    The server's listening socket keeps the context it was created with, so the
+    switch happens per handshake, in the callback OpenSSL calls after the
+    ClientHello (with or without SNI)."""
+
+    def use_fresh(socket: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
+        socket.context = fresh
+
+    listening.sni_callback = use_fresh

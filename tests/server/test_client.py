@@ -130,6 +130,150 @@ async def test_update_tls_without_tls_is_an_error(make_server: ServerFactory) ->
         server.update_tls(cert=b"x", key=b"y")
 
 
+def encrypted_key(cert: trustme.LeafCert, passphrase: bytes) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), None)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+
+
+@pytest.mark.parametrize("name", ["passphrase", "password"])
+async def test_tls_key_passphrase_under_the_reference_name_or_the_alias(
+    make_server: ServerFactory, make_client: ClientFactory, name: str
+) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    tls = {"cert": cert.cert_chain_pems[0].bytes(), "key": encrypted_key(cert, b"k3y"), name: "k3y"}
+    server = await make_server(security_profile=2, tls=tls, auth=accept_password("pw"))
+    client = make_client(server, security_profile=2, password="pw", tls={"ca": ca.cert_pem.bytes()})
+    await wait(client.connect())
+    with pytest.raises(ValueError, match="passphrase"):
+        await make_server(
+            security_profile=2,
+            tls={**tls, "passphrase": "a", "password": "b"},
+            auth=accept_password("pw"),
+        )
+
+
+async def test_client_tls_server_hostname_is_the_name_checked(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("csms.example")  # not the address connected to
+    server = await make_server(
+        security_profile=2,
+        tls={"cert": cert.cert_chain_pems[0].bytes(), "key": cert.private_key_pem.bytes()},
+        auth=accept_password("pw"),
+    )
+    trust = {"ca": ca.cert_pem.bytes()}
+    named = make_client(
+        server, security_profile=2, password="pw", tls={**trust, "server_hostname": "csms.example"}
+    )
+    await wait(named.connect())
+    unnamed = make_client(server, identity="CP-2", security_profile=2, password="pw", tls=trust)
+    with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
+        await wait(unnamed.connect())
+
+
+async def test_tls_ca_may_be_a_list(make_server: ServerFactory, make_client: ClientFactory) -> None:
+    ca, station_ca, other_ca = trustme.CA(), trustme.CA(), trustme.CA()
+    server = await make_server(
+        security_profile=3,
+        tls=server_tls(ca, ca=[other_ca.cert_pem.bytes(), station_ca.cert_pem.bytes()]),
+    )
+    for identity, issuer in (("CP-1", station_ca), ("CP-2", other_ca)):
+        leaf = issuer.issue_cert(identity)
+        tls = {
+            "ca": [trustme.CA().cert_pem.bytes(), ca.cert_pem.bytes()],
+            "cert": leaf.cert_chain_pems[0].bytes(),
+            "key": leaf.private_key_pem.bytes(),
+        }
+        client = make_client(server, identity=identity, security_profile=3, tls=tls)
+        await wait(client.connect())
+        assert await wait(client.call("Heartbeat", {}))
+
+
+async def test_update_tls_is_kept_across_close_and_listen(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    old_ca, new_ca = trustme.CA(), trustme.CA()
+    server = await make_server(
+        security_profile=2, tls=server_tls(old_ca), auth=accept_password("pw")
+    )
+    fresh = new_ca.issue_cert("127.0.0.1")
+    key = encrypted_key(fresh, b"pass")
+    server.update_tls(cert=fresh.cert_chain_pems[0].bytes(), key=key, passphrase="pass")
+    assert server.options.tls is not None and server.options.tls["key"] == key
+    port = server.port
+    await server.close()
+    await server.listen(port)  # the new certificate, not the one given at construction
+    trusting_new = make_client(
+        server, security_profile=2, password="pw", tls={"ca": new_ca.cert_pem.bytes()}
+    )
+    await wait(trusting_new.connect())
+    trusting_old = make_client(
+        server,
+        identity="CP-2",
+        security_profile=2,
+        password="pw",
+        tls={"ca": old_ca.cert_pem.bytes()},
+    )
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await wait(trusting_old.connect())
+
+
+async def test_update_tls_replaces_the_ca_that_verifies_stations(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    ca, old_station_ca, new_station_ca = trustme.CA(), trustme.CA(), trustme.CA()
+    server = await make_server(
+        security_profile=3, tls=server_tls(ca, ca=old_station_ca.cert_pem.bytes())
+    )
+
+    def station(identity: str, issuer: trustme.CA) -> OCPPClient:
+        leaf = issuer.issue_cert(identity)
+        tls = {
+            "ca": ca.cert_pem.bytes(),
+            "cert": leaf.cert_chain_pems[0].bytes(),
+            "key": leaf.private_key_pem.bytes(),
+        }
+        return make_client(server, identity=identity, security_profile=3, tls=tls, reconnect=False)
+
+    before = station("CP-1", old_station_ca)
+    await wait(before.connect())
+    server.update_tls(ca=new_station_ca.cert_pem.bytes())  # cert and key stay as they were
+    await wait(station("CP-2", new_station_ca).connect())
+    with pytest.raises((ssl.SSLError, ConnectionError, WebsocketUpgradeError)):
+        await wait(station("CP-3", old_station_ca).connect())  # replaced, not added
+    assert await wait(before.call("Heartbeat", {}))  # open connections stay up
+    with pytest.raises(FileNotFoundError):  # not PEM, so taken as a path
+        server.update_tls(key=b"not a key")  # checked before anything changes
+    await wait(station("CP-4", new_station_ca).connect())
+
+
+async def test_update_tls_before_listen_is_used_by_listen(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    from browser_ocpp import OCPPServer
+
+    old_ca, new_ca = trustme.CA(), trustme.CA()
+    server = OCPPServer(protocols=["ocpp1.6"], security_profile=2, tls=server_tls(old_ca))
+    server.auth(accept_password("pw"))
+    server.update_tls(**server_tls(new_ca))
+    await server.listen(0)
+    try:
+        client = make_client(
+            server, security_profile=2, password="pw", tls={"ca": new_ca.cert_pem.bytes()}
+        )
+        await wait(client.connect())
+    finally:
+        await server.close()
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
     [
