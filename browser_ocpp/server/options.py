@@ -87,7 +87,9 @@ class OCPPClientOptions(ClientOptions):
     compression: bool | CompressionOptions | Mapping[str, Any] = False
     """``True``, a dict or :class:`CompressionOptions`; kept as ``False`` or options."""
     handshake_timeout_ms: float = 30_000
-    max_payload_bytes: int | None = None
+    max_payload_bytes: int | None = 65_536
+    """Largest message accepted (inflated size with compression), as on the server;
+    ``None`` sets no limit."""
 
     def __post_init__(self) -> None:
         super(OCPPClientOptions, self).__post_init__()

@@ -394,6 +394,24 @@ async def test_pings_detect_a_dead_peer(make_client: ClientFactory) -> None:
         await server.wait_closed()
 
 
+@pytest.mark.parametrize("compression", [False, True])
+async def test_client_refuses_frames_over_64_kib_by_default(
+    make_server: ServerFactory, make_client: ClientFactory, compression: bool
+) -> None:
+    """The reference's maxPayloadBytes default, as on the server; with compression
+    the limit is on the inflated size (this frame is about 100 bytes on the wire)."""
+    server = await make_server(compression=compression)
+    client = make_client(server, compression=compression, reconnect=False)
+    assert client.options.max_payload_bytes == 65_536
+    await wait(client.connect())
+    received = collect(client, "message")
+    closed = expect(client, "close")
+    big = '[2,"big","DataTransfer",{"vendorId":"V","data":"' + "a" * 70_000 + '"}]'
+    await server.clients["CP-1"].send_raw(big)
+    assert (await wait(closed)).code == 1009  # message too big
+    assert received == []
+
+
 async def test_remote_close_reaches_the_client_with_code_and_reason(
     make_server: ServerFactory, make_client: ClientFactory
 ) -> None:
