@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any, Literal, Protocol
 
 from jsonschema import Draft4Validator, Draft6Validator, Draft7Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
 from .errors import (
@@ -164,11 +164,46 @@ def _validator_class(schema: dict[str, Any], protocol: str) -> Any:
     return _DRAFT4 if protocol == "ocpp1.6" else _DRAFT6
 
 
+# The order in which fastjsonschema's generated code checks a schema's keywords: an
+# object's own checks (type, enum, required...) come before its properties, and
+# additionalProperties after them. jsonschema checks keywords in the schema's key
+# order, so each schema is loaded with its keys in this order and both libraries
+# meet a payload's errors in the same order: the first one found is the one
+# reported, which is why no failure ever needs a second, complete pass.
+_KEYWORD_ORDER = (
+    "$ref", "type", "enum", "allOf", "anyOf", "oneOf", "not", "minLength", "maxLength",
+    "pattern", "format", "minimum", "maximum", "multipleOf", "minItems", "maxItems",
+    "uniqueItems", "items", "minProperties", "maxProperties", "required", "dependencies",
+    "properties", "patternProperties", "additionalProperties", "exclusiveMinimum",
+    "exclusiveMaximum", "propertyNames", "contains", "const",
+)  # fmt: skip
+_RANK = {keyword: rank for rank, keyword in enumerate(_KEYWORD_ORDER)}
+_SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "dependencies")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "items")
+
+
+def _in_check_order(schema: Any) -> Any:
+    """``schema`` (and every subschema) with its keys in :data:`_KEYWORD_ORDER`."""
+    if not isinstance(schema, dict):
+        return schema
+    ordered: dict[str, Any] = {}
+    for key in sorted(schema, key=lambda k: _RANK.get(k, -1)):
+        value = schema[key]
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            value = {name: _in_check_order(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            value = [_in_check_order(sub) for sub in value]
+        elif key in {"items", "not", "additionalProperties", "propertyNames", "contains"}:
+            value = _in_check_order(value)
+        ordered[key] = value
+    return ordered
+
+
 def _schema_folder(protocol: str) -> Any:
     return resources.files("browser_ocpp.rpc") / "schemas" / protocol
 
 
-def _build_checker(protocol: str, file_name: str) -> _Checker:
+def _build_checker(protocol: str, file_name: str) -> _FastThenFull:
     """Load one schema and build its validator (no ``check_schema`` at runtime)."""
     text = (_schema_folder(protocol) / file_name).read_text(encoding="utf-8")
     schema = json.loads(text)
@@ -178,6 +213,7 @@ def _build_checker(protocol: str, file_name: str) -> _Checker:
     for key in ("$id", "id"):
         if isinstance(schema.get(key), str):
             del schema[key]
+    schema = _in_check_order(schema)
     full: _Checker = _validator_class(schema, protocol)(schema, format_checker=_FORMAT_CHECKER)
     return _FastThenFull(_compile_fast(schema), full)
 
@@ -226,15 +262,32 @@ class _FastThenFull:
     def iter_errors(self, instance: Any) -> Iterator[Any]:
         return self.full.iter_errors(instance)
 
+    def first_error(self, instance: Any, refusal: Exception | None = None) -> RPCError | None:
+        """The payload's first error in check order, or None if it is valid.
+
+        ``refusal`` is what the fast check raised, if it ran. Its verdict stands
+        unless its keyword is one it may get wrong the safe way (``multipleOf`` on
+        floats): then jsonschema decides, stopping at its first error too. Either
+        way a failure costs about one pass up to the error, like a success.
+        """
+        if refusal is None and self.fast is not None:
+            try:
+                self.fast(instance)
+                return None
+            except Exception as exc:
+                refusal = exc
+        rule = getattr(refusal, "rule", None)
+        if isinstance(rule, str) and rule not in _FAST_MAY_REFUSE_WRONGLY:
+            return _fast_to_rpc_error(refusal, instance)
+        error = next(iter(self.full.iter_errors(instance)), None)
+        return None if error is None else _to_rpc_error(error)
+
 
 # --- errors -------------------------------------------------------------------------
 
 
-def _relevance(error: Any) -> tuple[int, bool]:
-    """Our own best_match key: jsonschema 4.18+ changed the default one, and the
-    error picked must not depend on the jsonschema version.  Shallower errors win;
-    ties go to the first in schema order."""
-    return (-len(error.path), error.validator not in ("anyOf", "oneOf"))
+_FAST_MAY_REFUSE_WRONGLY = frozenset({"multipleOf"})
+"""Keywords whose fast refusals jsonschema re-checks (float arithmetic)."""
 
 
 def _json_path(parts: Iterable[object]) -> str:
@@ -245,24 +298,39 @@ def _json_path(parts: Iterable[object]) -> str:
     return path
 
 
-def _to_rpc_error(error: Any) -> RPCError:
-    keyword = str(error.validator)
-    path = _json_path(error.absolute_path)
+def _rpc_error(keyword: str, path: str, text: str) -> RPCError:
     cls = _ERROR_BY_KEYWORD.get(keyword, RPCFormationViolationError)
-    message = f"{path}: {error.message}"[:MAX_DESCRIPTION_LENGTH]
-    return cls(message, {"keyword": keyword, "path": path})
+    return cls(f"{path}: {text}"[:MAX_DESCRIPTION_LENGTH], {"keyword": keyword, "path": path})
+
+
+def _to_rpc_error(error: Any) -> RPCError:
+    """A jsonschema ``ValidationError`` as the spec's error."""
+    return _rpc_error(str(error.validator), _json_path(error.absolute_path), error.message)
+
+
+def _fast_to_rpc_error(refusal: Any, instance: Any) -> RPCError:
+    """A fastjsonschema refusal as the spec's error, with jsonschema's path spelling.
+
+    Its path is a list of texts (``["data", "items", "0"]``); walking the payload
+    tells an array index from a key that looks like one.
+    """
+    parts: list[object] = []
+    node = instance
+    for part in list(refusal.path)[1:]:
+        if isinstance(node, list) and str(part).isdigit() and int(part) < len(node):
+            parts.append(int(part))
+            node = node[int(part)]
+        else:
+            parts.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    text = str(refusal.message)
+    name = str(getattr(refusal, "name", ""))
+    if name and text.startswith(name):
+        text = text[len(name) :].lstrip()
+    return _rpc_error(str(refusal.rule), _json_path(parts), text)
 
 
 # --- public API ---------------------------------------------------------------------
-
-
-def _passes(fast: Callable[[Any], Any], payload: object) -> bool:
-    """Whether the compiled check accepts ``payload`` (if not, jsonschema decides)."""
-    try:
-        fast(payload)
-    except Exception:
-        return False
-    return True
 
 
 class SchemaValidator:
@@ -274,7 +342,7 @@ class SchemaValidator:
         self._files: frozenset[str] = (
             frozenset(entry.name for entry in folder.iterdir()) if folder.is_dir() else frozenset()
         )
-        self._checkers: dict[tuple[str, str], _Checker] = {}
+        self._checkers: dict[tuple[str, str], _FastThenFull] = {}
         # The compiled fast checks by action, called first without any indirection.
         self._fast_requests: dict[str, Callable[[Any], Any]] = {}
         self._fast_responses: dict[str, Callable[[Any], Any]] = {}
@@ -289,16 +357,26 @@ class SchemaValidator:
     def validate_request(self, action: str, payload: object) -> None:
         """Raise an RPCError subclass unless ``payload`` is a valid ``action`` request."""
         fast = self._fast_requests.get(action)
-        if fast is None or not _passes(fast, payload):
-            self._validate(action, "request", payload)
+        if fast is None:
+            self._validate(action, "request", payload, None)
+            return
+        try:
+            fast(payload)
+        except Exception as refusal:
+            self._validate(action, "request", payload, refusal)
 
     def validate_response(self, action: str, payload: object) -> None:
         """Raise an RPCError subclass unless ``payload`` is a valid ``action`` response."""
         fast = self._fast_responses.get(action)
-        if fast is None or not _passes(fast, payload):
-            self._validate(action, "response", payload)
+        if fast is None:
+            self._validate(action, "response", payload, None)
+            return
+        try:
+            fast(payload)
+        except Exception as refusal:
+            self._validate(action, "response", payload, refusal)
 
-    def _checker(self, action: str, kind: Kind) -> _Checker:
+    def _checker(self, action: str, kind: Kind) -> _FastThenFull:
         key = (action, kind)
         checker = self._checkers.get(key)
         if checker is None:
@@ -307,17 +385,17 @@ class SchemaValidator:
             checker = self._checkers.setdefault(
                 key, _build_checker(self.protocol, f"{action}{_SUFFIX[kind]}")
             )
-            if isinstance(checker, _FastThenFull) and checker.fast is not None:
+            if checker.fast is not None:
                 fast = self._fast_requests if kind == "request" else self._fast_responses
                 fast[action] = checker.fast
         return checker
 
-    def _validate(self, action: str, kind: Kind, payload: object) -> None:
-        checker = self._checker(action, kind)
-        if checker.is_valid(payload):
-            return
-        # Failure path only: a second pass to collect every error and pick one.
-        raise _to_rpc_error(best_match(checker.iter_errors(payload), key=_relevance))
+    def _validate(
+        self, action: str, kind: Kind, payload: object, refusal: Exception | None
+    ) -> None:
+        error = self._checker(action, kind).first_error(payload, refusal)
+        if error is not None:
+            raise error
 
 
 _VALIDATORS: dict[str, SchemaValidator] = {}

@@ -91,6 +91,31 @@ def test_fast_check_never_accepts_what_jsonschema_refuses(
     assert checker.full.is_valid(payload), f"fast check accepted {payload!r}"
 
 
+@pytest.mark.parametrize(("protocol", "name"), _schema_files())
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_fast_refusal_names_jsonschemas_first_error(
+    protocol: str, name: str, data: st.DataObject
+) -> None:
+    """A refusal is decided from the fast check alone (no jsonschema pass), so it must
+    be jsonschema's verdict and its first error: same class, keyword and path."""
+    schema = _load(protocol, name)
+    checker = _checker(protocol, name)
+    payload = _mutate(_full_instance(schema, schema), data)
+    try:
+        checker.fast(payload)
+    except Exception as refusal:
+        error = checker.first_error(payload, refusal)
+        first = next(iter(checker.full.iter_errors(payload)), None)
+        if getattr(refusal, "rule", None) in validation._FAST_MAY_REFUSE_WRONGLY:
+            assert (error is None) is (first is None)
+            if first is None:
+                return
+        assert error is not None and first is not None, f"only one refused {payload!r}"
+        expected = validation._to_rpc_error(first)
+        assert (type(error), error.details) == (type(expected), expected.details), payload
+
+
 def test_schema_defaults_are_not_written_into_payloads() -> None:
     v201 = validator_for("ocpp2.0.1")
     assert v201 is not None

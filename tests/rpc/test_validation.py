@@ -506,23 +506,59 @@ def test_keyword_table(schema: dict[str, Any], instance: Any, cls: type[RPCError
     assert error.details["keyword"] == next(iter(schema))
 
 
-def test_shallowest_error_wins() -> None:
+def test_first_error_in_check_order_wins() -> None:
+    """An object's own checks (type, required) come before its properties, in schema
+    order, and those before additionalProperties."""
     validator = validator_for(OCPP16)
     assert validator is not None
-    payload = {"chargePointVendor": 5, "chargePointModel": "M", "extra": 1}
-    with pytest.raises(RPCFormationViolationError):
-        validator.validate_request("BootNotification", payload)
+    cases: list[tuple[dict[str, Any], type[RPCError], str]] = [
+        ({"chargePointVendor": 5, "extra": 1}, RPCOccurrenceConstraintViolationError, "$"),
+        (
+            {"chargePointVendor": 5, "chargePointModel": 6, "extra": 1},
+            RPCTypeConstraintViolationError,
+            "$.chargePointVendor",
+        ),
+        (
+            {"chargePointVendor": "V", "chargePointModel": "M", "x": 1},
+            RPCFormationViolationError,
+            "$",
+        ),
+    ]
+    for payload, cls, path in cases:
+        with pytest.raises(RPCError) as caught:
+            validator.validate_request("BootNotification", payload)
+        assert (type(caught.value), caught.value.details["path"]) == (cls, path)
+
+
+def test_a_refusal_costs_no_more_than_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many errors in one payload: the first decides, nothing collects the others."""
+    validator = validator_for(OCPP16)
+    assert validator is not None
+    sampled = [{"value": "1", "unit": "bogus"} for _ in range(500)]
+    meter_value = {"timestamp": "2024-01-01T00:00:00Z", "sampledValue": sampled}
+    payload = {"connectorId": 1, "meterValue": [meter_value]}
+
+    class NotCalled:
+        def is_valid(self, instance: Any) -> bool:
+            raise AssertionError("jsonschema ran")
+
+        def iter_errors(self, instance: Any) -> Any:
+            raise AssertionError("jsonschema ran")
+
+    monkeypatch.setattr(validator._checker("MeterValues", "request"), "full", NotCalled())
+    with pytest.raises(RPCPropertyConstraintViolationError) as caught:
+        validator.validate_request("MeterValues", payload)
+    assert caught.value.details["path"] == "$.meterValue[0].sampledValue[0].unit"
 
 
 def test_description_is_truncated() -> None:
     validator = validator_for(OCPP16)
     assert validator is not None
-    with pytest.raises(RPCPropertyConstraintViolationError) as caught:
-        validator.validate_request(
-            "BootNotification", {"chargePointVendor": "V" * 1000, "chargePointModel": "M"}
-        )
+    payload = {"chargePointVendor": "V", "chargePointModel": "M", "K" * 1000: 1}
+    with pytest.raises(RPCFormationViolationError) as caught:
+        validator.validate_request("BootNotification", payload)
     assert len(caught.value.message) == MAX_DESCRIPTION_LENGTH
-    assert caught.value.message.startswith("$.chargePointVendor: ")
+    assert caught.value.message.startswith("$: ")
 
 
 # --- multipleOf with decimals -------------------------------------------------------
