@@ -55,6 +55,12 @@ class ServerOptions(PeerOptions):
     handshake_timeout_ms: float = 30_000
     tls: Mapping[str, Any] | None = None
     session_ttl_ms: float = 7_200_000
+    """How long a station's session data is kept without activity (across reconnects)."""
+    max_sessions: int = 50_000
+    """Most sessions kept; beyond, the least recently active is dropped."""
+    idle_timeout_ms: float | None = None
+    """Close connections with no frame either way and no ping from the station for
+    this long (4001); ``None``: never."""
     max_payload_bytes: int = 65_536
     compression: bool | CompressionOptions | Mapping[str, Any] = False
     """``True``, a dict or :class:`CompressionOptions`; kept as ``False`` or options."""
@@ -65,6 +71,9 @@ class ServerOptions(PeerOptions):
         object.__setattr__(self, "security_profile", _profile(self.security_profile))
         check_positive("handshake_timeout_ms", self.handshake_timeout_ms)
         check_positive("session_ttl_ms", self.session_ttl_ms)
+        check_positive("max_sessions", self.max_sessions, integer=True)
+        if self.idle_timeout_ms is not None:
+            check_positive("idle_timeout_ms", self.idle_timeout_ms)
         check_positive("max_payload_bytes", self.max_payload_bytes, integer=True)
         _mapping("tls", self.tls)
         object.__setattr__(self, "compression", _compression(self.compression))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import os
 import ssl
 import sys
@@ -20,12 +21,13 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from ..peer import EventEmitter, OCPPLogger, RPCPeer
+from ..peer import EventEmitter, OCPPLogger, RPCPeer, State
 from ..peer.options import PeerOptions
 from ..rpc.errors import ConnectionClosedError
 from .compression import CompressionOptions, server_extensions
 from .handshake import AuthContext, Handshake
 from .options import SecurityProfile, ServerOptions
+from .sessions import SessionStore
 from .static import StaticFiles
 from .tls import server_context, switch_context
 from .transport import OCPPServerConnection, WebSocketTransport
@@ -38,17 +40,18 @@ HttpHandler = Callable[[str, Headers], Any]
 content_type, body)``, or an awaitable of it."""
 
 CLOSE_REPLACED = (4000, "replaced by a new connection with the same identity")
-CLOSE_SESSION_EXPIRED = (4001, "session expired after inactivity")
+CLOSE_IDLE = (4001, "session expired after inactivity")
 CLOSE_SHUTDOWN = (1001, "server shutting down")
 CLOSE_NO_SUBPROTOCOL = 1002
 BROADCAST_CONCURRENCY = 100
+SWEEP_PERIOD_MAX_S = 60.0
 MAX_CLOSE_REASON_BYTES = 123
 
 
 class OCPPServerClient(RPCPeer):
     """A connected station, as the server sees it."""
 
-    __slots__ = ("handshake", "server", "session")
+    __slots__ = ("_connection", "handshake", "server", "session")
     component = "OCPPServerClient"
 
     def __init__(
@@ -64,6 +67,14 @@ class OCPPServerClient(RPCPeer):
         self.handshake = handshake
         self.session = session
         self.server = server
+        self._connection: OCPPServerConnection | None = None
+
+    def _last_seen(self) -> float:
+        """``time.monotonic()`` of the last OCPP frame either way, or of the last
+        WebSocket ping (or unsolicited pong) from the station."""
+        connection = self._connection
+        control = connection.control_at if connection is not None else 0.0
+        return max(self.last_activity, control)
 
 
 class OCPPServer(EventEmitter):
@@ -72,6 +83,11 @@ class OCPPServer(EventEmitter):
     Events: ``client`` (a new connection, before its first frame is read),
     ``security_event`` (a dict: type, identity, remote_address, reason, time),
     ``error``.
+
+    Each identity's session (``ctx.accept(session=...)``, and what the application
+    puts in ``client.session``) is kept across reconnects and merged under the next
+    connection's; it is dropped after ``session_ttl_ms`` without activity, or when
+    ``max_sessions`` are kept. ``idle_timeout_ms`` closes silent connections.
     """
 
     events = frozenset({"client", "security_event", "error"})
@@ -94,6 +110,7 @@ class OCPPServer(EventEmitter):
         )
         self._static = StaticFiles()
         self._routes: dict[str, HttpHandler] = {}
+        self._sessions = SessionStore(options.session_ttl_ms / 1000, options.max_sessions)
         self._started = time.monotonic()
         self._sweeper: asyncio.Task[None] | None = None
         self._server_tasks: set[asyncio.Task[Any]] = set()
@@ -351,8 +368,11 @@ class OCPPServer(EventEmitter):
             await connection.close(CLOSE_NO_SUBPROTOCOL, reason)
             return
         identity = context.identity
-        client = OCPPServerClient(self._peer_options, context.handshake, context.session, self)
+        session = self._sessions.merged(identity, context.session)
+        client = OCPPServerClient(self._peer_options, context.handshake, session, self)
         direct = cast(OCPPServerConnection, connection)
+        client._connection = direct
+        self._sessions.keep(identity, session, time.monotonic())
         transport = WebSocketTransport(direct)
         previous = self._clients.get(identity)
         self._clients[identity] = client
@@ -371,17 +391,25 @@ class OCPPServer(EventEmitter):
             transport.report_lost()
             if self._clients.get(identity) is client:
                 del self._clients[identity]
+                self._sessions.keep(identity, client.session, time.monotonic())
 
     async def _sweep(self) -> None:
-        """Close connections idle (no frame either way) for longer than session_ttl_ms."""
+        """Drop sessions inactive for session_ttl_ms; close connections idle for
+        idle_timeout_ms (when set)."""
         ttl = self._options.session_ttl_ms / 1000
+        idle_ms = self._options.idle_timeout_ms
+        idle = None if idle_ms is None else idle_ms / 1000
+        period = min(ttl / 4, math.inf if idle is None else idle / 4, SWEEP_PERIOD_MAX_S)
         while True:
-            await asyncio.sleep(min(ttl / 4, 60.0))
-            deadline = time.monotonic() - ttl
-            for client in list(self._clients.values()):
-                if client.last_activity < deadline:
-                    client.logger.info("closing idle session")
-                    self._spawn(client.close(*CLOSE_SESSION_EXPIRED, await_pending=False))
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for identity, client in list(self._clients.items()):
+                seen = client._last_seen()
+                self._sessions.touch(identity, client.session, seen)
+                if idle is not None and seen < now - idle and client.state is State.OPEN:
+                    client.logger.info("closing idle connection", idle_s=round(now - seen, 1))
+                    self._spawn(client.close(*CLOSE_IDLE, await_pending=False))
+            self._sessions.sweep(now)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -449,7 +477,7 @@ class OCPPServer(EventEmitter):
                 buffered += transport.get_write_buffer_size()
         figures: dict[str, Any] = {
             "connected_clients": len(self._clients),
-            "active_sessions": len(self._clients),
+            "active_sessions": len(self._sessions),
             "web_sockets": {"total": len(connections), "buffered_amount": buffered},
             "memory_usage": _memory_usage(),
             "uptime_seconds": time.monotonic() - self._started,

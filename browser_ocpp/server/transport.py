@@ -10,6 +10,7 @@ written at once. The peer's receive path never awaits, so order is kept.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,7 @@ class _DirectMessages(Connection):
         "_fragments_text",
         "_lost",
         "_paused_for_early",
+        "control_at",
         "sink",
     )
 
@@ -65,6 +67,9 @@ class _DirectMessages(Connection):
         self._paused_for_early = False
         self._lost: asyncio.Future[None] | None = None
         self._abort: asyncio.TimerHandle | None = None
+        self.control_at = 0.0
+        """``time.monotonic()`` of the last ping, or pong not answering one of ours,
+        received: the other end keeping the connection alive by its own choice."""
 
     def process_event(self, event: Event) -> None:
         if type(event) is not Frame:
@@ -89,6 +94,10 @@ class _DirectMessages(Connection):
                 data, self._fragments = b"".join(self._fragments), None
                 self._message(data, self._fragments_text)
         else:
+            if opcode is Opcode.PING or (
+                opcode is Opcode.PONG and bytes(event.data) not in self.pending_pings
+            ):
+                self.control_at = time.monotonic()
             super().process_event(event)  # pings, pongs, close
 
     def _message(self, data: bytes, text: bool) -> None:

@@ -334,12 +334,114 @@ async def test_max_payload_bytes_refuses_oversized_frames(
     assert calls == []
 
 
-async def test_idle_sessions_expire(make_server: ServerFactory, make_client: ClientFactory) -> None:
-    server = await make_server(session_ttl_ms=100)
+# -- sessions and idle connections ------------------------------------------------------
+
+
+async def _until(condition: Any, seconds: float = 5) -> None:
+    """Poll ``condition`` (the server's own state: no event tells when it changes)."""
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not true within {seconds} s")
+
+
+async def test_sessions_outlive_the_connection_and_merge_into_the_next(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    sessions = iter([{"tenant": "t1", "tier": 1}, {"tier": 2}, {}])
+    server = await make_server(auth=lambda ctx: ctx.accept(session=next(sessions)))
     client = make_client(server, reconnect=False)
+    first = expect(server, "client")
+    await wait(client.connect())
+    station: OCPPServerClient = await wait(first)
+    station.session["boots"] = 1  # what the application keeps in it is kept too
+    await wait(client.close())
+    await _until(lambda: not server.clients)
+    assert server.stats()["active_sessions"] == 1 and server.stats()["connected_clients"] == 0
+    second = expect(server, "client")
+    await wait(client.connect())
+    again: OCPPServerClient = await wait(second)
+    assert again.session == {"tenant": "t1", "tier": 2, "boots": 1}  # accept() wins
+    other = expect(server, "client")
+    await wait(make_client(server, identity="CP-2").connect())
+    assert "tenant" not in (await wait(other)).session  # per identity
+    assert server.stats()["active_sessions"] == 2
+
+
+def first_session_only(marked: set[str]) -> Any:
+    """An auth handler giving each identity ``{"first": True}`` on its first connection."""
+
+    def auth(ctx: AuthContext) -> None:
+        first = ctx.identity not in marked
+        marked.add(ctx.identity)
+        ctx.accept(session={"first": True} if first else {})
+
+    return auth
+
+
+async def _session_after_reconnect(
+    server: OCPPServer, make_client: ClientFactory, identity: str
+) -> dict[str, Any]:
+    connected = expect(server, "client")
+    client = make_client(server, identity=identity, reconnect=False)
+    await wait(client.connect())
+    session: dict[str, Any] = (await wait(connected)).session
+    await wait(client.close())
+    await _until(lambda: identity not in server.clients)
+    return session
+
+
+async def test_sessions_are_swept_after_the_ttl_and_no_socket_is_closed(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server(session_ttl_ms=100, auth=first_session_only(set()))
+    assert await _session_after_reconnect(server, make_client, "CP-1") == {"first": True}
+    stays = make_client(server, identity="CP-2", reconnect=False, ping_interval_ms=0)
+    await wait(stays.connect())
+    await _until(lambda: server.stats()["active_sessions"] == 0)  # no activity for 100 ms
+    assert await _session_after_reconnect(server, make_client, "CP-1") == {}
+    assert stays.state is State.OPEN  # session_ttl_ms never closes a connection
+    assert await wait(stays.call("Heartbeat", {}))
+
+
+async def test_the_session_store_is_bounded(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server(max_sessions=2, auth=first_session_only(set()))
+    for i in range(3):
+        await _session_after_reconnect(server, make_client, f"CP-{i}")
+    await _until(lambda: not server.clients)
+    assert server.stats()["active_sessions"] == 2
+    assert await _session_after_reconnect(server, make_client, "CP-2") == {"first": True}
+    assert await _session_after_reconnect(server, make_client, "CP-0") == {}  # evicted: oldest
+    with pytest.raises(ValueError, match="max_sessions"):
+        OCPPServer(max_sessions=0)
+
+
+async def test_idle_timeout_closes_silent_connections(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server(idle_timeout_ms=100)
+    client = make_client(server, reconnect=False, ping_interval_ms=0)
     await wait(client.connect())
     closed = expect(client, "close")
     assert await wait(closed) == CloseEvent(4001, "session expired after inactivity")
+    assert server.stats()["active_sessions"] == 1  # the session is kept
+
+
+async def test_idle_timeout_counts_frames_and_the_stations_pings(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server(idle_timeout_ms=300)
+    pinging = make_client(server, reconnect=False, ping_interval_ms=50)
+    calling = make_client(server, identity="CP-2", reconnect=False, ping_interval_ms=0)
+    await wait(pinging.connect())
+    await wait(calling.connect())
+    for _ in range(8):
+        await asyncio.sleep(0.1)
+        await wait(calling.call("Heartbeat", {}))
+    assert pinging.state is State.OPEN and calling.state is State.OPEN
 
 
 async def test_strict_mode_applies_to_every_connection(
