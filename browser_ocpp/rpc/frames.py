@@ -8,6 +8,7 @@ report, with which message id, and whether (and how) to reply.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,30 +130,44 @@ def is_valid_message_id(value: object) -> bool:
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 """Compact JSON; built once, since json.dumps builds an encoder per call for these options."""
+_dumps_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+"""The same with every non-ASCII character escaped: for text holding a lone surrogate,
+which JSON can carry escaped (``"\\ud800"``) but UTF-8 cannot carry at all."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _description(text: str) -> str:
     return text[:MAX_DESCRIPTION_LENGTH]
 
 
-def encode(frame: Frame) -> str:
-    """The JSON text of ``frame``; raises TypeError/ValueError for unencodable payloads."""
+def _message(frame: Frame) -> list[Any]:
     if isinstance(frame, Call):
-        return _dumps([2, frame.message_id, frame.action, frame.payload])
+        return [2, frame.message_id, frame.action, frame.payload]
     if isinstance(frame, CallResult):
-        return _dumps([3, frame.message_id, frame.payload])
+        return [3, frame.message_id, frame.payload]
     if isinstance(frame, Send):
-        return _dumps([6, frame.message_id, frame.action, frame.payload])
+        return [6, frame.message_id, frame.action, frame.payload]
     kind = 4 if isinstance(frame, CallError) else 5
-    return _dumps(
-        [
-            kind,
-            frame.message_id,
-            frame.error_code,
-            _description(frame.error_description),
-            frame.error_details or {},
-        ]
-    )
+    return [
+        kind,
+        frame.message_id,
+        frame.error_code,
+        _description(frame.error_description),
+        frame.error_details or {},
+    ]
+
+
+def encode(frame: Frame) -> str:
+    """The JSON text of ``frame``, always encodable as UTF-8; raises TypeError or
+    ValueError for payloads JSON cannot hold (too deeply nested included)."""
+    message = _message(frame)
+    try:
+        text = _dumps(message)
+    except RecursionError as exc:
+        raise ValueError("too deeply nested to encode as JSON") from exc
+    if not text.isascii() and _SURROGATE.search(text) is not None:
+        return _dumps_ascii(message)
+    return text
 
 
 def _reject_constant(name: str) -> None:
