@@ -21,8 +21,8 @@ class BrowserOCPPClient(RPCClient):
     ``backoff_max``, ``call_timeout_ms``, ``call_concurrency``, ``max_bad_messages``,
     ``respond_with_detailed_errors``, ``logging``) plus, from the shared engine,
     ``strict_mode``, ``strict_mode_methods``, ``offline_queue`` and
-    ``offline_queue_max_size``.  Logs go to the browser console unless ``logging``
-    names a ``logger`` or ``handler``.
+    ``offline_queue_max_size``.  Logs go to the browser console (and to a ``logging``
+    ``handler`` as well, when one is given) unless ``logging`` names a ``logger``.
     """
 
     __slots__ = ("_js_api",)

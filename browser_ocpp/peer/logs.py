@@ -3,7 +3,8 @@
 :class:`LoggingConfig` mirrors the reference's options.  :class:`OCPPLogger` is the
 ``logger`` property of every client, server and connection: it carries the
 component and identity with every entry, filters by level, and hands the entry to
-a custom ``handler``, a custom ``logger``, or the ``browser_ocpp`` stdlib logger.
+a custom ``logger`` or else to the default output (the ``browser_ocpp`` stdlib
+logger, or the browser console) and a custom ``handler``, as the reference does.
 """
 
 from __future__ import annotations
@@ -179,23 +180,35 @@ class OCPPLogger:
             _stdlib.exception("log handler failed")
 
     def _deliver(self, level: int, entry: LogEntry) -> None:
+        """As the reference: a custom ``logger`` takes every entry (the handler is then
+        unused); otherwise the default output (the sink, or the stdlib logger) writes
+        it and the ``handler`` gets it too."""
         config = self.config
-        if config.handler is not None:
-            result = config.handler(entry)
-            if inspect.isawaitable(result):
-                task = asyncio.ensure_future(result)
-                if self._tasks is None:
-                    self._tasks = set()
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            return
         text = self.format(level, entry)
-        if self._sink is not None and config.logger is None:
-            self._sink(level, text, entry)
-            return
         target = config.logger
         if target is None:
-            target = _pretty_logger() if config.prettify else _stdlib
+            if self._sink is not None:
+                self._sink(level, text, entry)
+            else:
+                self._to_logger(
+                    _pretty_logger() if config.prettify else _stdlib, level, text, entry
+                )
+            if config.handler is not None:
+                self._to_handler(config.handler, entry)
+            return
+        self._to_logger(target, level, text, entry)
+
+    def _to_handler(self, handler: Callable[[LogEntry], Any], entry: LogEntry) -> None:
+        result = handler(entry)
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            if self._tasks is None:
+                self._tasks = set()
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _to_logger(target: Any, level: int, text: str, entry: LogEntry) -> None:
         extra = {"ocpp_component": entry.component, "ocpp_identity": entry.identity}
         if isinstance(target, logging.Logger | logging.LoggerAdapter):
             target.log(level, text, extra={**extra, "ocpp_meta": dict(entry.meta)})

@@ -305,6 +305,26 @@ async def test_logs_go_to_the_browser_console(monkeypatch: pytest.MonkeyPatch, a
     ]
 
 
+async def test_a_logging_handler_adds_to_the_browser_console(
+    monkeypatch: pytest.MonkeyPatch, api: JSApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from browser_ocpp import LogEntry
+
+    lines: list[tuple[str, str]] = []
+    console = types.SimpleNamespace(
+        **{
+            m: (lambda text, m=m: lines.append((m, text)))
+            for m in ("debug", "info", "warn", "error")
+        }
+    )
+    monkeypatch.setitem(sys.modules, "js", types.SimpleNamespace(console=console))
+    entries: list[LogEntry] = []
+    client = make(api, logging={"handler": entries.append, "show_source_meta": False})
+    client.logger.warn("both")
+    assert lines == [("warn", "both")] and [e.message for e in entries] == ["both"]
+    assert capsys.readouterr().err == ""
+
+
 def test_library_logs_go_to_the_console_not_stderr(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

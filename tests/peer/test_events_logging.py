@@ -191,6 +191,32 @@ def test_custom_logger_object_receives_lines() -> None:
     assert lines == [("info", "a"), ("fatal", "b")]
 
 
+def test_handler_adds_to_the_default_output(caplog: pytest.LogCaptureFixture) -> None:
+    entries: list[LogEntry] = []
+    peer = RPCPeer(logging={"handler": entries.append})
+    with caplog.at_level(logging.INFO, logger="browser_ocpp"):
+        peer.logger.info("to both")
+    assert [e.message for e in entries] == ["to both"]  # an extra transport, as the reference
+    assert caplog.records[-1].getMessage() == '{"component":"RPCPeer"} to both'
+
+
+def test_a_custom_logger_takes_precedence_over_the_handler(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lines: list[str] = []
+    entries: list[LogEntry] = []
+
+    class Custom:
+        def info(self, text: str) -> None:
+            lines.append(text)
+
+    peer = RPCPeer(logging={"logger": Custom(), "handler": entries.append})
+    with caplog.at_level(logging.INFO, logger="browser_ocpp"):
+        peer.logger.info("only the logger")
+    assert lines == ['{"component":"RPCPeer"} only the logger']
+    assert entries == [] and caplog.records == []
+
+
 def test_prettify_writes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     RPCPeer(logging={"prettify": True}).logger.info("pretty line")
     assert "pretty line" in capsys.readouterr().err
