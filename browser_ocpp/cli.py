@@ -18,14 +18,16 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-async def serve(host: str, port: int, runtime: Path, web: Path | None) -> None:
+async def serve(
+    host: str, port: int, runtime: Path, web: Path | None, allowed_hosts: list[str]
+) -> None:
     from .demo import ConsoleServer
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    console = ConsoleServer(runtime, web=web)
+    console = ConsoleServer(runtime, web=web, allowed_hosts=allowed_hosts)
     bound = await console.listen(port, host)
     shown = f"[{host}]" if ":" in host else host
     print(f"Web console:   http://{shown}:{bound}/", flush=True)
@@ -44,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8080)
     run.add_argument("--runtime", type=Path, help=folder)
     run.add_argument("--web", type=Path, help="serve another console page from this folder")
+    run.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the operator API answers to (IP addresses and localhost always)",
+    )
     build = commands.add_parser("runtime", help="build the browser runtime, print its folder")
     build.add_argument("--dir", type=Path, help=folder)
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
@@ -64,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         print(runtime)
         return
     try:
-        asyncio.run(serve(args.host, args.port, runtime, args.web))
+        asyncio.run(serve(args.host, args.port, runtime, args.web, args.allow_host))
     except OSError as exc:
         parser.exit(1, f"browser-ocpp: cannot listen on {args.host}:{args.port}: {exc}\n")
 

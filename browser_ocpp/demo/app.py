@@ -3,7 +3,9 @@ operator view, all on one port (so page and CSMS share an origin)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from websockets.datastructures import Headers
 
 from ..console import static_dir
 from ..rpc.versions import SUPPORTED_PROTOCOLS
-from ..server import OCPPServer
+from ..server import AuthContext, OCPPServer
 from .csms import DemoCSMS
 
 __all__ = ["ConsoleServer"]
@@ -25,15 +27,29 @@ needs a CORS preflight, which this server never grants), so a link or an image
 elsewhere cannot make a station reset."""
 
 
-def _from_operator_page(headers: Headers) -> bool:
-    if headers.get(OPERATOR_HEADER) != "1":
-        return False
+def _host_name(host: str | None) -> str | None:
+    """The name in a ``Host`` header or an origin's netloc (``[::1]:80`` -> ``::1``)."""
+    try:
+        return urlsplit("//" + host).hostname if host else None
+    except ValueError:
+        return None
+
+
+def _same_origin(headers: Mapping[str, str]) -> bool:
+    """No Origin (not a browser), or the page's origin is this very host and port."""
     origin = headers.get("Origin")
-    return origin is None or urlsplit(origin).netloc == headers.get("Host")
+    try:
+        return origin is None or urlsplit(origin).netloc == headers.get("Host")
+    except ValueError:
+        return False
 
 
 def _json(status: int, value: Any) -> tuple[int, str, bytes]:
-    return status, JSON, json.dumps(value).encode("utf-8")
+    return status, JSON, json.dumps(value, allow_nan=False).encode("utf-8")
+
+
+def _forbidden(message: str) -> tuple[int, str, bytes]:
+    return _json(403, {"ok": False, "error": "Forbidden", "message": message})
 
 
 class ConsoleServer:
@@ -41,9 +57,17 @@ class ConsoleServer:
     runtime at ``/pyodide/`` and ``/pyscript/``, the demo CSMS at
     ``ws://host:port/ocpp/<identity>``, the operator view at ``/csms``."""
 
-    def __init__(self, runtime: Path, web: Path | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        runtime: Path,
+        web: Path | None = None,
+        allowed_hosts: Iterable[str] = (),
+        **options: Any,
+    ) -> None:
         options.setdefault("protocols", tuple(reversed(SUPPORTED_PROTOCOLS)))
+        self.allowed_hosts = frozenset({"localhost", *allowed_hosts})
         self.server = OCPPServer(**options)
+        self.server.auth(self._no_foreign_pages)
         self.csms = DemoCSMS(self.server)
         self.server.mount("/", web or static_dir())
         self.server.mount("/pyodide/", runtime / "pyodide")
@@ -59,13 +83,41 @@ class ConsoleServer:
     async def close(self) -> None:
         await self.server.close()
 
+    def _known_host(self, headers: Mapping[str, str]) -> bool:
+        """Whether ``Host`` names this server: an IP address, ``localhost`` or a name in
+        ``allowed_hosts``. Any other name may be a DNS-rebinding page's."""
+        name = _host_name(headers.get("Host"))
+        if name is None:
+            return False
+        if name in self.allowed_hosts:
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+
+    def _no_foreign_pages(self, ctx: AuthContext) -> None:
+        """Stations (no Origin) and this server's own console may connect; a page of
+        another site may not take a station's identity over."""
+        headers = ctx.handshake.headers
+        if "Origin" in headers and not (self._known_host(headers) and _same_origin(headers)):
+            ctx.reject(403, "pages of other origins may not connect to the demo CSMS")
+        else:
+            ctx.accept()
+
     def _stations(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
+        if not self._known_host(headers):
+            return _forbidden("unknown Host: pass --allow-host NAME to use this name")
         return _json(200, {"stations": self.csms.snapshot()})
 
     async def _command(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
-        if not _from_operator_page(headers):
-            message = f"commands need the {OPERATOR_HEADER} header, from this server's own pages"
-            return _json(403, {"ok": False, "error": "Forbidden", "message": message})
+        if not self._known_host(headers):
+            return _forbidden("unknown Host: pass --allow-host NAME to use this name")
+        if headers.get(OPERATOR_HEADER) != "1" or not _same_origin(headers):
+            return _forbidden(
+                f"commands need the {OPERATOR_HEADER} header, from this server's own pages"
+            )
         query = parse_qs(urlsplit(path).query)
         identity = query.get("identity", [""])[0]
         action = query.get("action", [""])[0]

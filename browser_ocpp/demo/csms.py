@@ -4,6 +4,7 @@ transactions and meter values, and lets an operator send commands to a station."
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,6 +22,10 @@ BLOCKED_PREFIX = "BLOCKED"
 EVENTS_KEPT = 50
 STATIONS_KEPT = 1000
 """Records of stations seen; beyond this the oldest disconnected ones are forgotten."""
+TRANSACTIONS_KEPT = 100
+"""Per station; beyond this the oldest transactions are forgotten."""
+CONNECTORS_KEPT = 64
+"""Per station: statuses of this many connectors (the station names them)."""
 
 
 def now() -> str:
@@ -58,6 +63,15 @@ class StationRecord:
     def note(self, text: str) -> None:
         self.events.appendleft(f"{now()[11:19]} {text}")
 
+    def add_transaction(self, transaction: Transaction) -> None:
+        self.transactions[transaction.id] = transaction
+        while len(self.transactions) > TRANSACTIONS_KEPT:
+            del self.transactions[next(iter(self.transactions))]
+
+    def set_status(self, where: str, status: str) -> None:
+        if where in self.statuses or len(self.statuses) < CONNECTORS_KEPT:
+            self.statuses[where] = status
+
     def as_json(self) -> dict[str, Any]:
         return {
             "identity": self.identity,
@@ -76,19 +90,28 @@ def _id_tag_info(tag: str | None) -> dict[str, str]:
     return {"status": "Invalid" if (tag or "").startswith(BLOCKED_PREFIX) else "Accepted"}
 
 
-def _meter_wh(meter_values: list[dict[str, Any]]) -> float | None:
-    """The last energy register reading (Wh) in a MeterValues list, if any."""
+def _meter_wh(meter_values: Any) -> float | None:
+    """The last energy register reading (Wh) in a MeterValues list, if any. Only
+    finite numbers count: "NaN" or "Infinity" are read as no reading."""
     reading = None
-    for value in meter_values:
-        for sample in value.get("sampledValue", []):
+    for value in meter_values if isinstance(meter_values, list) else []:
+        samples = value.get("sampledValue", []) if isinstance(value, dict) else []
+        for sample in samples if isinstance(samples, list) else []:
+            if not isinstance(sample, dict):
+                continue
             measurand = sample.get("measurand", "Energy.Active.Import.Register")
             if measurand == "Energy.Active.Import.Register":
-                unit = sample.get("unit") or sample.get("unitOfMeasure", {}).get("unit") or "Wh"
+                unit_of_measure = sample.get("unitOfMeasure")
+                unit = sample.get("unit") or (
+                    unit_of_measure.get("unit") if isinstance(unit_of_measure, dict) else None
+                )
                 scale = 1000.0 if unit == "kWh" else 1.0
                 try:
-                    reading = float(sample["value"]) * scale
-                except (KeyError, TypeError, ValueError):
+                    number = float(sample["value"]) * scale
+                except (KeyError, TypeError, ValueError, OverflowError):
                     continue
+                if math.isfinite(number):
+                    reading = number
     return reading
 
 
@@ -171,7 +194,7 @@ class DemoCSMS:
         if "evseId" in params:
             where = f"{params['evseId']}/{params.get('connectorId', 1)}"
         status = params.get("status") or params.get("connectorStatus") or "?"
-        record.statuses[where] = status
+        record.set_status(where, str(status))
         record.note(f"connector {where}: {status}")
         return {}
 
@@ -189,13 +212,15 @@ class DemoCSMS:
         params = ctx.params
         transaction_id = next(self._transaction_ids)
         info = _id_tag_info(params.get("idTag"))
-        record.transactions[str(transaction_id)] = Transaction(
-            str(transaction_id),
-            params.get("connectorId"),
-            params.get("idTag"),
-            params.get("timestamp", now()),
-            meter_start_wh=params.get("meterStart"),
-            meter_wh=params.get("meterStart"),
+        record.add_transaction(
+            Transaction(
+                str(transaction_id),
+                params.get("connectorId"),
+                params.get("idTag"),
+                params.get("timestamp", now()),
+                meter_start_wh=params.get("meterStart"),
+                meter_wh=params.get("meterStart"),
+            )
         )
         record.note(
             f"transaction {transaction_id} started on connector {params.get('connectorId')}"
@@ -224,7 +249,7 @@ class DemoCSMS:
             transaction = Transaction(
                 transaction_id, connector, tag, params.get("timestamp", now())
             )
-            record.transactions[transaction_id] = transaction
+            record.add_transaction(transaction)
             record.note(f"transaction {transaction_id[:8]} started on EVSE {connector}")
         if tag and not transaction.id_tag:
             transaction.id_tag = tag

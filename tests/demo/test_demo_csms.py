@@ -12,13 +12,14 @@ from urllib.parse import urlencode
 
 import pytest
 
-from browser_ocpp import OCPPClient
-from browser_ocpp.demo import ConsoleServer
+from browser_ocpp import OCPPClient, UnexpectedHttpResponse
+from browser_ocpp.demo import ConsoleServer, csms
 
 from ..peer.conftest import expect, wait
 from ..server.test_static import http_get
 
 BOOT16 = {"chargePointVendor": "ACME", "chargePointModel": "One"}
+T0 = "2024-01-01T00:00:00Z"
 BOOT2 = {"chargingStation": {"vendorName": "ACME", "model": "Two"}, "reason": "PowerUp"}
 
 
@@ -209,3 +210,106 @@ async def test_commands_only_from_the_operator_page(
     assert status == 403 and b"Forbidden" in body
     assert resets == []
     await client.close()
+
+
+async def test_a_nan_meter_reading_keeps_the_api_valid_json(console: ConsoleServer) -> None:
+    client = station(console, "CP-NAN", "ocpp1.6")
+    await wait(client.connect())
+    start = await client.call(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2024-01-01T00:00:00Z"},
+    )
+    for value in ("NaN", "Infinity", "-Infinity", "1e999"):
+        sample = {"value": value, "measurand": "Energy.Active.Import.Register"}
+        await client.call(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": start["transactionId"],
+                "meterValue": [{"timestamp": "2024-01-01T00:00:00Z", "sampledValue": [sample]}],
+            },
+        )
+    _, _, body = await http_get(console.server.port, "/api/stations")
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    stations = json.loads(body, parse_constant=refuse)["stations"]
+    assert stations[0]["transactions"][0]["meter_wh"] == 0
+    await client.close()
+
+
+async def test_what_the_demo_keeps_per_station_is_bounded(console: ConsoleServer) -> None:
+    client = station(console, "CP-MANY", "ocpp1.6")
+    await wait(client.connect())
+    for connector in range(1, 101):
+        status = {"connectorId": connector, "errorCode": "NoError", "status": "Available"}
+        await client.call("StatusNotification", status)
+    for _ in range(csms.TRANSACTIONS_KEPT + 20):
+        params = {
+            "connectorId": 1,
+            "idTag": "T",
+            "meterStart": 0,
+            "timestamp": "2024-01-01T00:00:00Z",
+        }
+        await client.call("StartTransaction", params)
+    record = console.csms.stations["CP-MANY"]
+    assert len(record.statuses) == csms.CONNECTORS_KEPT
+    assert len(record.transactions) == csms.TRANSACTIONS_KEPT
+    assert min(int(t) for t in record.transactions) == 21  # the oldest went first
+    await client.close()
+
+
+@pytest.mark.parametrize("path", ["/api/stations", "/api/command?identity=X&action=Reset"])
+async def test_the_api_refuses_host_names_it_does_not_know(
+    console: ConsoleServer, path: str
+) -> None:
+    """A DNS-rebinding page reaches us under its own name: refused."""
+    port = console.server.port
+    headers = {"Host": f"rebind.example:{port}", "X-OCPP-Operator": "1"}
+    status, _, body = await http_get(port, path, headers)
+    assert status == 403 and b"unknown Host" in body
+    for host in (f"localhost:{port}", f"[::1]:{port}", f"127.0.0.1:{port}"):
+        status, _, _ = await http_get(port, "/api/stations", {"Host": host})
+        assert status == 200, host
+
+
+async def test_allowed_host_names_reach_the_api(tmp_path: Path) -> None:
+    (tmp_path / "runtime" / "pyodide").mkdir(parents=True)
+    (tmp_path / "runtime" / "pyscript").mkdir(parents=True)
+    server = ConsoleServer(tmp_path / "runtime", allowed_hosts=["csms.lan"])
+    port = await server.listen(0)
+    try:
+        status, _, _ = await http_get(port, "/api/stations", {"Host": f"csms.lan:{port}"})
+        assert status == 200
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [(None, True), ("same", True), ("http://evil.example", False), ("null", False)],
+)
+async def test_pages_of_other_origins_cannot_take_a_station_identity(
+    console: ConsoleServer, origin: str | None, allowed: bool
+) -> None:
+    port = console.server.port
+    headers = {}
+    if origin is not None:
+        headers["Origin"] = f"http://127.0.0.1:{port}" if origin == "same" else origin
+    client = OCPPClient(
+        identity="CP-ORIGIN",
+        endpoint=f"ws://127.0.0.1:{port}/ocpp",
+        protocols=["ocpp1.6"],
+        headers=headers,
+        reconnect=False,
+    )
+    if allowed:
+        await wait(client.connect())
+        assert "CP-ORIGIN" in console.server.clients
+        await client.close()
+    else:
+        with pytest.raises(UnexpectedHttpResponse) as refused:
+            await wait(client.connect())
+        assert refused.value.status == 403
+        assert "CP-ORIGIN" not in console.server.clients

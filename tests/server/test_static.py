@@ -15,8 +15,9 @@ async def http_get(
     port: int, path: str, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}\r\n".encode())
+    headers = {"Host": f"127.0.0.1:{port}", **(headers or {})}
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    writer.write(f"GET {path} HTTP/1.1\r\n{extra}\r\n".encode())
     raw = await wait(reader.read())
     writer.close()
     await writer.wait_closed()
