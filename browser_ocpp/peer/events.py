@@ -37,7 +37,8 @@ class OpenEvent:
 
 @dataclass(frozen=True, slots=True)
 class CloseEvent:
-    """A connection closed (``disconnect``) or the peer closed for good (``close``)."""
+    """A connection was lost unexpectedly (``disconnect``; a reconnect may follow) or
+    the peer closed for good (``close``, also after its own ``close()``)."""
 
     code: int
     reason: str = ""

@@ -299,6 +299,7 @@ class RPCPeer(EventEmitter):
         """
         if self._transport is None or (transport is not None and transport is not self._transport):
             return
+        requested = self._state is State.CLOSING  # our own close(): no ``disconnect``
         self._transport = None
         self._state = State.CLOSED
         event = CloseEvent(code, reason)
@@ -314,7 +315,8 @@ class RPCPeer(EventEmitter):
         self._pending.clear()
         self._inbound = {}  # handlers still running answer nobody (see _finish_call)
         self._logger.info("disconnected", code=code, reason=reason)
-        self.emit("disconnect", event)
+        if not requested:  # as the reference: only a connection lost unexpectedly
+            self.emit("disconnect", event)
         self._after_lost(event)
 
     def _after_lost(self, event: CloseEvent) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from browser_ocpp import LogEntry, LoggingConfig, RPCPeer
+from browser_ocpp import CloseEvent, LogEntry, LoggingConfig, RPCPeer
 from browser_ocpp.rpc import Call, CallError, CallResult
 
 from .conftest import PairFactory, collect, expect, wait
@@ -108,6 +108,21 @@ async def test_open_and_disconnect_events(pair: PairFactory) -> None:
     disconnected = expect(station, "disconnect")
     await csms.close(4000, "bye")
     assert (await wait(disconnected)).reason == "bye"
+
+
+async def test_disconnect_is_for_unexpected_drops_only(pair: PairFactory) -> None:
+    station, csms = await pair()
+    ours, theirs = collect(station, "disconnect"), collect(csms, "disconnect")
+    closed = expect(station, "close")
+    await wait(station.close(1000, "bye"))
+    assert await wait(closed) == CloseEvent(1000, "bye")  # close still fires
+    await theirs.wait_len(1)  # the other side did not ask for it
+    assert ours == [] and theirs == [CloseEvent(1000, "bye")]
+    station, csms = await pair()
+    forced = collect(station, "disconnect")
+    await wait(station.close(force=True))
+    await asyncio.sleep(0)
+    assert forced == []
 
 
 # -- logging --------------------------------------------------------------------------

@@ -307,6 +307,20 @@ async def test_reconnect_after_the_server_restarts(
     assert await wait(client.call("BootNotification", BOOT16)) == BOOT_OK
 
 
+async def test_close_is_not_a_disconnect_and_does_not_reconnect(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server()
+    client = make_client(server)
+    await wait(client.connect())
+    disconnects, reconnects = collect(client, "disconnect"), collect(client, "reconnect")
+    closed = expect(client, "close")
+    await wait(client.close(1000, "done"))
+    assert await wait(closed) == CloseEvent(1000, "done")
+    await asyncio.sleep(0.1)
+    assert disconnects == [] and reconnects == [] and client.state is State.CLOSED
+
+
 async def test_offline_queue_flushes_after_reconnect(
     make_server: ServerFactory, make_client: ClientFactory
 ) -> None:
