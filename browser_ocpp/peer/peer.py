@@ -21,7 +21,6 @@ from typing import Any
 from ..rpc.errors import (
     CallTimeoutError,
     ConnectionClosedError,
-    QueueOverflowError,
     RPCError,
     RPCFrameworkError,
     RPCGenericError,
@@ -48,7 +47,7 @@ from .events import BadMessageEvent, CloseEvent, EventEmitter, FrameEvent, Messa
 from .handlers import NOREPLY, HandlerContext, HandlerRegistry
 from .logs import OCPPLogger
 from .options import PeerOptions
-from .slots import CallSlots
+from .slots import CallSlots, OfflineTimeout
 from .transport import Transport
 
 __all__ = ["RPCPeer", "State"]
@@ -130,7 +129,6 @@ class RPCPeer(EventEmitter):
         "_keys",
         "_late_ids",
         "_logger",
-        "_offline",
         "_options",
         "_outbound",
         "_pending",
@@ -179,8 +177,7 @@ class RPCPeer(EventEmitter):
         self._outbound = 0
         self._drained: asyncio.Future[None] | None = None
         self._draining = False
-        # Created on first use: most connections never queue offline or time out.
-        self._offline: deque[asyncio.Future[None]] | None = None
+        # Created on first use: most connections never time out.
         self._late_ids: deque[str] | None = None
         # Idempotency keys of calls not finished yet (see call()).
         self._keys: weakref.WeakValueDictionary[str, Coroutine[Any, Any, Any]] | None = None
@@ -285,11 +282,7 @@ class RPCPeer(EventEmitter):
         self.last_activity = time.monotonic()
         self._logger.info("connected", protocol=protocol)
         self.emit("open", OpenEvent(protocol, url))
-        offline = self._offline
-        while offline:
-            waiter = offline.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
+        self._slots.open()  # calls that waited go first, in the order they were made
 
     def connection_lost(self, code: int, reason: str = "", transport: object = None) -> None:
         """Called by the transport, once, when the connection is gone.
@@ -314,10 +307,13 @@ class RPCPeer(EventEmitter):
                 pending.future.set_exception(lost)
         self._pending.clear()
         self._inbound = {}  # handlers still running answer nobody (see _finish_call)
+        self._slots.close()
         self._logger.info("disconnected", code=code, reason=reason)
         if not requested:  # as the reference: only a connection lost unexpectedly
             self.emit("disconnect", event)
         self._after_lost(event)
+        if not self._can_queue():
+            self._slots.fail_all(ConnectionClosedError(f"not connected (state {self._state.name})"))
 
     def _after_lost(self, event: CloseEvent) -> None:
         """What follows a lost connection; a peer without reconnect closes for good."""
@@ -334,11 +330,10 @@ class RPCPeer(EventEmitter):
             self.emit("close", event)
 
     def _reject_offline(self, error: Exception) -> None:
-        offline = self._offline
-        while offline:
-            waiter = offline.popleft()
-            if not waiter.done():
-                waiter.set_exception(error)
+        """Refuse the calls waiting for a connection (calls waiting for their turn on
+        an open one finish first, as ``close(await_pending=True)`` promises)."""
+        if not self._slots.is_open:
+            self._slots.fail_all(error)
 
     def _can_queue(self) -> bool:
         """Whether a call made while not open may wait for the connection."""
@@ -504,28 +499,10 @@ class RPCPeer(EventEmitter):
             self._logger.warn("safe_call failed", method=name, error=repr(exc))
             return None
 
-    async def _wait_until_open(self) -> None:
-        while self._state is not State.OPEN:
-            if self._state is State.CLOSING or not self._can_queue():
-                raise ConnectionClosedError(f"not connected (state {self._state.name})")
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            if self._offline is None:
-                self._offline = deque()
-            offline = self._offline
-            offline.append(waiter)
-            limit = getattr(self._options, "offline_queue_max_size", math.inf)
-            while len(offline) > limit:
-                oldest = offline.popleft()
-                if not oldest.done():
-                    oldest.set_exception(
-                        QueueOverflowError(f"offline queue full ({limit}): oldest call dropped")
-                    )
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter in offline:
-                    offline.remove(waiter)
-                raise
+    def _check_queueable(self) -> None:
+        """Raise unless a call may wait for the connection to open."""
+        if self._state is State.CLOSING or not self._can_queue():
+            raise ConnectionClosedError(f"not connected (state {self._state.name})")
 
     def _sendable(self) -> bool:
         return self._state is State.OPEN or (self._state is State.CLOSING and self._draining)
@@ -539,25 +516,28 @@ class RPCPeer(EventEmitter):
         timeout_ms: float,
     ) -> dict[str, Any]:
         if self._state is not State.OPEN:
+            self._check_queueable()
+        slots = self._slots
+        self._outbound += 1
+        try:
             try:
-                async with asyncio.timeout(timeout_ms / 1000):
-                    await self._wait_until_open()
-            except TimeoutError:
+                limit = getattr(self._options, "offline_queue_max_size", None)
+                await slots.acquire(timeout_ms / 1000, limit)
+            except OfflineTimeout:
                 raise CallTimeoutError(
                     f"{method} was not sent within {timeout_ms:g} ms: no connection opened"
                 ) from None
-        self._outbound += 1
-        try:
-            while True:
-                await self._slots.acquire()
-                if self._sendable():
-                    break
-                self._slots.release()
-                await self._wait_until_open()
+            held = True
             try:
+                while not self._sendable():  # the connection dropped as our turn came
+                    self._check_queueable()
+                    held = False
+                    await slots.wait_for_open()  # first in line when it opens again
+                    held = True
                 return await self._send_call(protocol, method, params, message_id, timeout_ms)
             finally:
-                self._slots.release()
+                if held:
+                    slots.release()
         finally:
             self._outbound -= 1
             drained = self._drained

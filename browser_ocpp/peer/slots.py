@@ -1,22 +1,44 @@
-"""A FIFO limit on concurrent outbound calls that can be changed while in use."""
+"""Outbound calls in the order they were made: a FIFO limit on how many are in flight
+(changeable while in use), closed while the connection is down.
+
+While closed, the calls waiting here are the offline queue: they keep their order
+across any number of drops and reopens, and calls made meanwhile line up behind
+them, so nothing a user queued is sent out of order.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 
-__all__ = ["CallSlots"]
+from ..rpc.errors import QueueOverflowError
+
+__all__ = ["CallSlots", "OfflineTimeout"]
+
+
+class OfflineTimeout(Exception):
+    """A call waited longer than its timeout for a connection to open."""
+
+
+class _Waiter:
+    __slots__ = ("future", "timer")
+
+    def __init__(self, future: asyncio.Future[None]) -> None:
+        self.future = future
+        self.timer: asyncio.TimerHandle | None = None
 
 
 class CallSlots:
-    """Up to ``limit`` holders at once; waiters are served first come, first served."""
+    """Up to ``limit`` holders at once, served first come, first served, and only
+    while ``is_open``."""
 
-    __slots__ = ("_limit", "_waiters", "active")
+    __slots__ = ("_limit", "_waiters", "active", "is_open")
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self.active = 0
-        self._waiters: deque[asyncio.Future[None]] | None = None  # created when first needed
+        self.is_open = False
+        self._waiters: deque[_Waiter] | None = None  # created when first needed
 
     @property
     def limit(self) -> int:
@@ -31,20 +53,70 @@ class CallSlots:
     def waiting(self) -> int:
         return len(self._waiters) if self._waiters else 0
 
-    async def acquire(self) -> None:
-        if self.active < self._limit and not self._waiters:
+    def open(self) -> None:
+        """The connection is up: serve the waiters, oldest first."""
+        self.is_open = True
+        for waiter in self._waiters or ():
+            if waiter.timer is not None:
+                waiter.timer.cancel()
+                waiter.timer = None
+        self._wake()
+
+    def close(self) -> None:
+        """The connection is down: hand out no more turns until :meth:`open`."""
+        self.is_open = False
+
+    async def acquire(
+        self, offline_timeout_s: float | None = None, offline_limit: float | None = None
+    ) -> None:
+        """Wait for a turn. While closed, wait at most ``offline_timeout_s`` for the
+        connection (:class:`OfflineTimeout`), and with more than ``offline_limit``
+        waiting the oldest is refused (:class:`QueueOverflowError`)."""
+        if self.is_open and self.active < self._limit and not self._waiters:
             self.active += 1
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(asyncio.get_running_loop().create_future())
         if self._waiters is None:
             self._waiters = deque()
         self._waiters.append(waiter)
+        if not self.is_open:
+            if offline_timeout_s is not None:
+                waiter.timer = asyncio.get_running_loop().call_later(
+                    offline_timeout_s, self._expire, waiter
+                )
+            if offline_limit is not None and len(self._waiters) > offline_limit:
+                self._refuse(
+                    self._waiters[0],
+                    QueueOverflowError(
+                        f"offline queue full ({offline_limit:g}): oldest call dropped"
+                    ),
+                )
+        await self._wait(waiter)
+
+    async def wait_for_open(self) -> None:
+        """The holder of a turn whose connection dropped: give the turn back and wait
+        for the next one at the head of the line, ahead of everyone who came later."""
+        self.active -= 1
+        waiter = _Waiter(asyncio.get_running_loop().create_future())
+        if self._waiters is None:
+            self._waiters = deque()
+        self._waiters.appendleft(waiter)
+        self._wake()
+        await self._wait(waiter)
+
+    async def _wait(self, waiter: _Waiter) -> None:
         try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
+            await waiter.future
+        except BaseException:
+            if waiter.timer is not None:
+                waiter.timer.cancel()
+            if (
+                waiter.future.done()
+                and not waiter.future.cancelled()
+                and (waiter.future.exception() is None)
+            ):
                 self.release()  # granted just before the cancel: hand it on
-            else:
+            elif self._waiters is not None and waiter in self._waiters:
                 self._waiters.remove(waiter)
             raise
 
@@ -52,10 +124,28 @@ class CallSlots:
         self.active -= 1
         self._wake()
 
+    def fail_all(self, error: Exception) -> None:
+        """Refuse every waiter (the connection is closed for good)."""
+        while self._waiters:
+            self._refuse(self._waiters[0], error)
+
+    def _refuse(self, waiter: _Waiter, error: Exception) -> None:
+        if self._waiters is not None and waiter in self._waiters:
+            self._waiters.remove(waiter)
+        if waiter.timer is not None:
+            waiter.timer.cancel()
+        if not waiter.future.done():
+            waiter.future.set_exception(error)
+
+    def _expire(self, waiter: _Waiter) -> None:
+        waiter.timer = None
+        if not self.is_open:
+            self._refuse(waiter, OfflineTimeout())
+
     def _wake(self) -> None:
         waiters = self._waiters
-        while waiters and self.active < self._limit:
+        while self.is_open and waiters and self.active < self._limit:
             waiter = waiters.popleft()
-            if not waiter.done():
+            if not waiter.future.done():
                 self.active += 1
-                waiter.set_result(None)
+                waiter.future.set_result(None)
