@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 from collections.abc import Callable, Iterator
@@ -14,6 +15,10 @@ from playwright.sync_api import Page
 from browser_ocpp import NOREPLY, OCPPServer, OCPPServerClient
 
 BOOT_OK = {"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z", "interval": 300}
+DEFAULT_ANSWERS = {
+    "BootNotification": BOOT_OK,
+    "Heartbeat": {"currentTime": "2024-01-01T00:00:00Z"},
+}
 BOOTS = {
     "ocpp1.6": {"chargePointVendor": "ACME", "chargePointModel": "Web"},
     "ocpp2.0.1": {"chargingStation": {"vendorName": "ACME", "model": "Web"}, "reason": "PowerUp"},
@@ -38,10 +43,11 @@ class CSMS:
             self.server.auth(auth)
 
         def on_client(client: OCPPServerClient) -> None:
-            client.handle("BootNotification", lambda ctx: BOOT_OK)
-            client.handle("Heartbeat", lambda ctx: {"currentTime": "2024-01-01T00:00:00Z"})
             if setup is not None:
                 setup(client)
+            for action, answer in DEFAULT_ANSWERS.items():
+                with contextlib.suppress(ValueError):  # the test registered its own
+                    client.handle(action, lambda ctx, answer=answer: answer)
             self.clients.put(client)
 
         self.server.on("client", on_client)

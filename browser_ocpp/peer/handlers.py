@@ -52,15 +52,29 @@ class HandlerRegistry:
         self.wildcard: WildcardHandler | None = None
 
     def add(self, protocol: str | None, method: str | None, handler: Callable[..., Any]) -> None:
+        """Register ``handler``; one already registered for the same key raises
+        ValueError (as the reference throws): remove it first to replace it."""
         if not callable(handler):
             raise TypeError(f"handler must be callable, not {handler!r}")
         if method is None:
             if protocol is not None:
                 raise TypeError("a wildcard handler cannot be tied to a protocol")
+            if self.wildcard is not None:
+                raise ValueError("a wildcard handler is already registered; remove_handler() first")
             self.wildcard = handler
         elif protocol is None:
+            if method in self._generic:
+                raise ValueError(
+                    f"a handler for {method!r} is already registered; "
+                    f"remove_handler({method!r}) first"
+                )
             self._generic[method] = handler
         else:
+            if (protocol, method) in self._specific:
+                raise ValueError(
+                    f"a handler for {method!r} on {protocol} is already registered; "
+                    f"remove_handler({protocol!r}, {method!r}) first"
+                )
             self._specific[(protocol, method)] = handler
 
     def remove(self, protocol: str | None, method: str | None) -> bool:

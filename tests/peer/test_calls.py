@@ -104,6 +104,7 @@ async def test_late_response_after_timeout_is_not_a_bad_message(pair: PairFactor
     results = collect(csms, "call_result")
     release.set()
     await results.wait_len(1)
+    csms.remove_handler("Heartbeat")
     csms.handle("Heartbeat", lambda ctx: {"currentTime": "x"})
     assert await wait(station.call("Heartbeat", {})) == {"currentTime": "x"}
     assert bad == []

@@ -140,6 +140,7 @@ async def test_handler_returning_a_non_object_is_an_internal_error(pair: PairFac
     csms.handle("Heartbeat", lambda ctx: ["not", "a", "dict"])
     with pytest.raises(RPCInternalError, match="no object"):
         await wait(station.call("Heartbeat", {}))
+    csms.remove_handler("Heartbeat")
     csms.handle("Heartbeat", lambda ctx: {"x": object()})
     with pytest.raises(RPCInternalError, match="not JSON"):
         await wait(station.call("Heartbeat", {}))
@@ -173,6 +174,29 @@ async def test_remove_handler_in_all_forms(pair: PairFactory) -> None:
     with pytest.raises(RPCNotSupportedError):
         await wait(station.call("Heartbeat", {}))
     assert csms.remove_handler("Heartbeat") is False
+
+
+async def test_registering_a_handler_twice_raises_until_removed(pair: PairFactory) -> None:
+    station, csms = await pair("ocpp1.6")
+    csms.handle("ocpp1.6", "Heartbeat", lambda ctx: {"currentTime": "first"})
+    csms.handle("Heartbeat", lambda ctx: {"currentTime": "generic"})  # another key: fine
+    csms.handle(lambda method, ctx: {})
+    with pytest.raises(ValueError, match=r"'Heartbeat' on ocpp1\.6 is already registered"):
+        csms.handle("ocpp1.6", "Heartbeat", lambda ctx: {"currentTime": "second"})
+    with pytest.raises(ValueError, match="'Heartbeat' is already registered"):
+
+        @csms.handle("Heartbeat")
+        def again(ctx: HandlerContext) -> dict[str, Any]:
+            return {}
+
+    with pytest.raises(ValueError, match="wildcard handler is already registered"):
+        csms.handle(lambda method, ctx: {})
+    assert await wait(station.call("Heartbeat", {})) == {"currentTime": "first"}  # unchanged
+    csms.remove_handler("ocpp1.6", "Heartbeat")
+    csms.handle("ocpp1.6", "Heartbeat", lambda ctx: {"currentTime": "second"})
+    assert await wait(station.call("Heartbeat", {})) == {"currentTime": "second"}
+    csms.remove_all_handlers()
+    csms.handle(lambda method, ctx: {})
 
 
 async def test_remove_all_handlers(pair: PairFactory) -> None:
