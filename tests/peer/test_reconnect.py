@@ -310,7 +310,7 @@ async def test_queued_call_times_out_when_no_connection_opens(clients: list[RPCP
     clients.append(client)
     with pytest.raises(CallTimeoutError, match="not sent within 30 ms: no connection opened"):
         await wait(client.call("Heartbeat", {}, timeout_ms=30))
-    assert client._offline is not None and len(client._offline) == 0
+    assert client._slots.waiting == 0  # it left the queue
 
 
 async def test_a_handler_outliving_its_connection_answers_nobody(clients: list[RPCPeer]) -> None:
@@ -344,3 +344,60 @@ async def test_a_handler_outliving_its_connection_answers_nobody(clients: list[R
         await wait(stale)
     await wait(second.call("ClearCache", {}))  # the old reply, had it gone out, came first
     assert bad == []
+
+
+def _recording_hub(hold_first: asyncio.Event | None = None) -> tuple[Hub, list[str]]:
+    """A hub whose CSMS records DataTransfer data in arrival order; with
+    ``hold_first``, it sets that event on data "0" and never answers it."""
+    hub, received = Hub(), []
+
+    async def data_transfer(ctx: Any) -> dict[str, Any]:
+        received.append(ctx.params["data"])
+        if hold_first is not None and ctx.params["data"] == "0":
+            hold_first.set()
+            await asyncio.Event().wait()  # cancelled when the connection drops
+        return {"status": "Accepted"}
+
+    hub.setup = lambda server: server.handle("DataTransfer", data_transfer)
+    return hub, received
+
+
+def _send(client: RPCPeer, data: str) -> asyncio.Future[Any]:
+    return asyncio.ensure_future(client.call("DataTransfer", {"vendorId": "v", "data": data}))
+
+
+async def test_calls_waiting_for_their_turn_stay_ahead_of_calls_made_after_a_drop(
+    clients: list[RPCPeer],
+) -> None:
+    """Calls queued behind one in flight when the connection drops go out before
+    calls made while the client reconnects, in the order they were all made."""
+    arrived = asyncio.Event()
+    hub, received = _recording_hub(arrived)
+    client = MemoryClient(hub, offline_queue=True, backoff_min=30, backoff_max=30)
+    clients.append(client)
+    await wait(client.connect())
+    in_flight = _send(client, "0")
+    queued = [_send(client, str(i)) for i in (1, 2, 3)]
+    await wait(arrived.wait())
+    later: list[asyncio.Future[Any]] = []
+    client.on("disconnect", lambda event: later.extend(_send(client, str(i)) for i in (4, 5)))
+    await hub.drop()
+    with pytest.raises(ConnectionClosedError):
+        await wait(in_flight)
+    assert await wait(asyncio.gather(*queued, *later)) == [{"status": "Accepted"}] * 5
+    assert received == ["0", "1", "2", "3", "4", "5"]
+
+
+async def test_queued_calls_go_before_a_call_made_as_the_connection_opens(
+    clients: list[RPCPeer],
+) -> None:
+    hub, received = _recording_hub()
+    client = MemoryClient(hub, offline_queue=True)
+    clients.append(client)
+    queued = [_send(client, str(i)) for i in (0, 1, 2)]
+    await asyncio.sleep(0)  # they are waiting for a connection
+    opened: list[asyncio.Future[Any]] = []
+    client.once("open", lambda event: opened.append(_send(client, "3")))
+    await wait(client.connect())
+    assert await wait(asyncio.gather(*queued, *opened)) == [{"status": "Accepted"}] * 4
+    assert received == ["0", "1", "2", "3"]
