@@ -1,9 +1,11 @@
-"""A scripted CSMS on a loopback socket and emulated stations connected to it."""
+"""A scripted CSMS on a loopback socket and emulated stations connected to it (in memory
+under Pyodide, which has no sockets: tests/pyodide/memory_server.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -12,9 +14,15 @@ from typing import Any
 
 import pytest
 
-from browser_ocpp import OCPPClient, OCPPServer, RPCNotImplementedError
+from browser_ocpp import RPCNotImplementedError
 from browser_ocpp.emulator import Station, StationConfig
 from browser_ocpp.peer import HandlerContext, LogEntry, RPCPeer
+
+if sys.platform == "emscripten":  # no sockets in Pyodide: the same fixtures over memory
+    from ..pyodide.memory_server import MemoryClient as OCPPClient
+    from ..pyodide.memory_server import MemoryServer as OCPPServer
+else:
+    from browser_ocpp import OCPPClient, OCPPServer
 
 PROTOCOLS = ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
 IDENTITY = "EMU-1"
