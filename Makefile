@@ -37,7 +37,8 @@ unit: runtime
 
 # The other CPythons the package supports, where this machine has them (pyenv's
 # versions, or a python3.X on PATH that runs): the unit suite runs on each, in a
-# virtualenv of its own (.venv-3.X).
+# virtualenv of its own (.venv-3.X). Pyodide's own Python runs the peer and emulator
+# suites once, in `make unit` (tests/browser/test_pyodide_suite.py).
 OTHER_PYTHONS := $(shell for v in 3.12 3.13 3.14; do \
     for p in $$HOME/.pyenv/versions/$$v.*/bin/python$$v $$(command -v python$$v); do \
       if "$$p" -c '' 2>/dev/null; then echo "$$p"; break; fi; \
@@ -51,7 +52,8 @@ unit-pythons: runtime
 	    $$venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' \
 	    && touch $$venv/.installed; } || exit 1; \
 	  echo "== unit and integration tests on Python $$v ($$p)"; \
-	  $$venv/bin/python -m pytest -q -p no:cacheprovider tests || exit 1; \
+	  $$venv/bin/python -m pytest -q -p no:cacheprovider tests \
+	    --ignore=tests/browser/test_pyodide_suite.py || exit 1; \
 	done
 
 e2e: runtime system-deps

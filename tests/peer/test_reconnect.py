@@ -233,7 +233,9 @@ async def test_close_rejects_queued_calls(clients: list[RPCPeer]) -> None:
 
 async def test_giving_up_rejects_queued_calls(clients: list[RPCPeer]) -> None:
     hub = Hub()
-    client = MemoryClient(hub, offline_queue=True, max_reconnects=1, **FAST)
+    # The call below is made right after the reconnect event: the one attempt must
+    # come later than that, or it would find the client already given up.
+    client = MemoryClient(hub, offline_queue=True, max_reconnects=1, backoff_min=200)
     clients.append(client)
     await wait(client.connect())
     hub.refuse_with = ConnectionRefusedError("down")
