@@ -16,17 +16,22 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-REQUIREMENT = "ocpp==2.1.0"
-WHEEL_SHA256 = "0e452c14c21e2995431334ce1513d5ad8246ecb5c8fb90ed4143e2ecdd9e2845"
+from browser_ocpp.runtime.fetch import fetch_wheel, sha256_file
+from browser_ocpp.runtime.pins import LockedWheel
+
+WHEEL = LockedWheel(
+    name="ocpp",
+    version="2.1.0",
+    file_name="ocpp-2.1.0-py3-none-any.whl",
+    sha256="0e452c14c21e2995431334ce1513d5ad8246ecb5c8fb90ed4143e2ecdd9e2845",
+)
 LICENSE_MEMBER = "ocpp-2.1.0.dist-info/LICENSE"
 LICENSE_HEADER = (
     b"The JSON schemas in this folder come from the `ocpp` package 2.1.0 by"
@@ -65,31 +70,11 @@ def normalized_name(name: str) -> str:
     return name[: -len(".json")] + "Request.json"
 
 
-def download_wheel(directory: Path) -> Path:
-    """Download the pinned wheel into ``directory`` with pip and return its path."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "-d",
-        str(directory),
-        REQUIREMENT,
-    ]
-    subprocess.run(command, check=True)
-    wheels = sorted(directory.glob("*.whl"))
-    if len(wheels) != 1:
-        raise SystemExit(f"expected one wheel in {directory}, found {len(wheels)}")
-    return wheels[0]
-
-
 def verify_sha256(wheel: Path) -> None:
-    """Exit unless ``wheel`` has the pinned sha256."""
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if digest != WHEEL_SHA256:
-        raise SystemExit(f"sha256 mismatch for {wheel.name}: {digest} != {WHEEL_SHA256}")
+    """Exit unless ``wheel`` (one given with --wheel) has the pinned sha256."""
+    digest = sha256_file(wheel)
+    if digest != WHEEL.sha256:
+        raise SystemExit(f"sha256 mismatch for {wheel.name}: {digest} != {WHEEL.sha256}")
 
 
 def expected_files(wheel: Path) -> dict[PurePosixPath, bytes]:
@@ -164,8 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wheel", type=Path, help="use this wheel instead of downloading")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        wheel: Path = args.wheel if args.wheel is not None else download_wheel(Path(tmp))
-        verify_sha256(wheel)
+        if args.wheel is not None:
+            wheel: Path = args.wheel
+            verify_sha256(wheel)
+        else:  # pip download, sha256-checked
+            wheel = fetch_wheel(WHEEL, Path(tmp), print)
         expected = expected_files(wheel)
     if args.check:
         problems = differences(expected)
