@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m mypy browser_ocpp  # the package on its own: it reads nothing outside itself
 
 unit: runtime
 	$(PY) -m pytest -q tests
