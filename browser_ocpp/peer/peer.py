@@ -46,6 +46,7 @@ from .backoff import Backoff
 from .events import BadMessageEvent, CloseEvent, EventEmitter, FrameEvent, MessageEvent, OpenEvent
 from .handlers import NOREPLY, HandlerContext, HandlerRegistry
 from .logs import OCPPLogger
+from .observer import CallObserver
 from .options import PeerOptions
 from .slots import CallSlots, OfflineTimeout
 from .transport import Transport
@@ -129,6 +130,7 @@ class RPCPeer(EventEmitter):
         "_keys",
         "_late_ids",
         "_logger",
+        "_observer",
         "_options",
         "_outbound",
         "_pending",
@@ -188,6 +190,7 @@ class RPCPeer(EventEmitter):
         self._closed_for_good = False
         self._close_emitted = False
         self._tasks: set[asyncio.Task[Any]] | None = None
+        self._observer: CallObserver | None = None  # set by a server measuring calls
         self.last_activity = 0.0
         # time.monotonic() of the last frame sent or received.
         self._logger = OCPPLogger(options.logging, self.component, self._identity)
@@ -570,6 +573,8 @@ class RPCPeer(EventEmitter):
         timer = loop.call_later(timeout_ms / 1000, self._expire, message_id, method, timeout_ms)
         pending = _Pending(method, future, timer)
         self._pending[message_id] = pending
+        observer = self._observer
+        started = time.perf_counter() if observer is not None else 0.0
         try:
             await self._send_text(text)
             if self.has_listeners("call"):
@@ -579,6 +584,8 @@ class RPCPeer(EventEmitter):
             timer.cancel()
             if self._pending.get(message_id) is pending:
                 del self._pending[message_id]
+            if observer is not None:
+                observer.outbound(method, future, time.perf_counter() - started)
 
     def _expire(self, message_id: str, method: str, timeout_ms: float) -> None:
         pending = self._pending.pop(message_id, None)
@@ -712,20 +719,26 @@ class RPCPeer(EventEmitter):
             return
         if self._listeners.get("call"):
             self.emit("call", FrameEvent(frame, False, frame.action))
+        observer = self._observer
+        started = time.perf_counter() if observer is not None else 0.0
         try:
             result = self._dispatch(frame)
         except Exception as exc:
-            self._reply_exception(frame, exc)
+            outcome = self._reply_exception(frame, exc)
+            if observer is not None:
+                observer.inbound(frame.action, outcome, time.perf_counter() - started)
             return
         if type(result) is not dict and inspect.isawaitable(result):
-            task = self._spawn(self._finish_call(frame, result, self._transport))
+            task = self._spawn(self._finish_call(frame, result, self._transport, started))
             inbound = self._inbound
             inbound[message_id] = task
             task.add_done_callback(
                 lambda done: inbound.pop(message_id) if inbound.get(message_id) is done else None
             )
             return
-        self._reply(frame, result)
+        outcome = self._reply(frame, result)
+        if observer is not None:
+            observer.inbound(frame.action, outcome, time.perf_counter() - started)
 
     def _dispatch(self, frame: Call | Send) -> Any:
         """Find the handler, validate (strict mode, actions with a schema), call it.
@@ -749,7 +762,9 @@ class RPCPeer(EventEmitter):
         context = HandlerContext(frame.payload, frame.action, protocol, frame.message_id, self)
         return handler(frame.action, context) if wildcard else handler(context)
 
-    async def _finish_call(self, frame: Call, result: Awaitable[Any], transport: object) -> None:
+    async def _finish_call(
+        self, frame: Call, result: Awaitable[Any], transport: object, started: float
+    ) -> None:
         error: Exception | None = None
         try:
             value = await result
@@ -757,23 +772,27 @@ class RPCPeer(EventEmitter):
             value, error = None, exc
         if self._transport is not transport:  # its connection is gone: no reply on another
             self._logger.debug("reply dropped: the call's connection closed", method=frame.action)
-            return
-        if error is not None:
-            self._reply_exception(frame, error)
+            outcome = "closed"
+        elif error is not None:
+            outcome = self._reply_exception(frame, error)
         else:
-            self._reply(frame, value)
+            outcome = self._reply(frame, value)
+        if self._observer is not None:
+            self._observer.inbound(frame.action, outcome, time.perf_counter() - started)
 
-    def _reply(self, frame: Call, result: Any) -> None:
+    def _reply(self, frame: Call, result: Any) -> str:
+        """Answer ``frame`` with a handler's result; returns the outcome: ``"ok"``, the
+        error code answered, or ``"closed"`` (the reply could not be sent)."""
         if result is NOREPLY:
-            return
+            return "ok"
         if result is None:
             result = {}
         if not isinstance(result, dict):
             self._logger.error(
                 "handler returned a non-dict", method=frame.action, type=type(result).__name__
             )
-            self._send_error(frame.message_id, RPCInternalError("handler returned no object"))
-            return
+            error = RPCInternalError("handler returned no object")
+            return self._send_error(frame.message_id, error)
         validator = self._strict_validator(frame.action) if self._options.strict_mode else None
         if validator is not None:
             try:
@@ -781,19 +800,19 @@ class RPCPeer(EventEmitter):
             except RPCError as exc:
                 self._logger.error("handler response failed strict validation", error=exc.message)
                 detail = f"response failed validation: {exc.message}"
-                self._send_error(frame.message_id, RPCInternalError(detail))
-                return
+                return self._send_error(frame.message_id, RPCInternalError(detail))
         reply = CallResult(frame.message_id, result)
         try:
             text = encode(reply)
         except (TypeError, ValueError) as exc:
             self._logger.error("handler response is not JSON", method=frame.action, error=str(exc))
-            self._send_error(frame.message_id, RPCInternalError("response is not JSON"))
-            return
-        if self._try_send(text) and self._listeners.get("call_result"):
+            return self._send_error(frame.message_id, RPCInternalError("response is not JSON"))
+        sent = self._try_send(text)
+        if sent and self._listeners.get("call_result"):
             self.emit("call_result", FrameEvent(reply, True, frame.action))
+        return "ok" if sent else "closed"
 
-    def _reply_exception(self, frame: Call, exc: Exception) -> None:
+    def _reply_exception(self, frame: Call, exc: Exception) -> str:
         if isinstance(exc, RPCError):
             error = exc
         else:
@@ -805,11 +824,12 @@ class RPCPeer(EventEmitter):
                 error = RPCInternalError(f"{name}: {exc}", {"name": name, "message": str(exc)})
             else:
                 error = RPCInternalError("an internal error occurred")
-        self._send_error(frame.message_id, error)
+        return self._send_error(frame.message_id, error)
 
     def _send_error(
         self, message_id: str, error: RPCError, kind: MessageType = MessageType.CALLERROR
-    ) -> None:
+    ) -> str:
+        """Answer with ``error``; returns the code sent."""
         cls = CallError if kind is MessageType.CALLERROR else CallResultError
         frame = cls(message_id, error.wire_code(self._protocol), error.message, error.details)
         try:
@@ -819,6 +839,7 @@ class RPCPeer(EventEmitter):
             text = encode(frame)
         if self._try_send(text) and self.has_listeners("call_error"):
             self.emit("call_error", FrameEvent(frame, True))
+        return frame.error_code
 
     def _try_send(self, text: str) -> bool:
         """Send a reply; a connection lost meanwhile is logged, not raised."""
@@ -898,6 +919,8 @@ class RPCPeer(EventEmitter):
 
     def _on_bad(self, verdict: BadMessage) -> None:
         self._bad_messages += 1
+        if self._observer is not None:
+            self._observer.bad_message(verdict.error_code)
         if verdict.message_type in (MessageType.CALLRESULT, MessageType.CALLERROR):
             pending = self._pending.pop(verdict.message_id, None)
             if pending is not None:  # the answer came, unreadable: fail now, not at timeout

@@ -64,9 +64,13 @@ class ServerOptions(PeerOptions):
     max_payload_bytes: int = 65_536
     compression: bool | CompressionOptions | Mapping[str, Any] = False
     """``True``, a dict or :class:`CompressionOptions`; kept as ``False`` or options."""
+    health_endpoint: bool = False
+    """Answer ``GET /health`` and ``GET /metrics`` (needs ``browser-ocpp[metrics]``)."""
 
     def __post_init__(self) -> None:
         super(ServerOptions, self).__post_init__()
+        if not isinstance(self.health_endpoint, bool):
+            raise TypeError(f"health_endpoint must be True or False, not {self.health_endpoint!r}")
         object.__setattr__(self, "protocols", check_names("protocols", self.protocols))
         object.__setattr__(self, "security_profile", _profile(self.security_profile))
         check_positive("handshake_timeout_ms", self.handshake_timeout_ms)

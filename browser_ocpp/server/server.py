@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -31,6 +31,9 @@ from .sessions import SessionStore
 from .static import StaticFiles
 from .tls import server_context, switch_context
 from .transport import OCPPServerConnection, WebSocketTransport
+
+if TYPE_CHECKING:
+    from .metrics import ServerMetrics
 
 __all__ = ["OCPPServer", "OCPPServerClient"]
 
@@ -114,6 +117,11 @@ class OCPPServer(EventEmitter):
         self._started = time.monotonic()
         self._sweeper: asyncio.Task[None] | None = None
         self._server_tasks: set[asyncio.Task[Any]] = set()
+        self._metrics: ServerMetrics | None = None
+        if options.health_endpoint:
+            from .metrics import ServerMetrics  # prometheus_client, only when asked for
+
+            self._metrics = ServerMetrics(self)
 
     # -- properties ------------------------------------------------------------------
 
@@ -124,6 +132,11 @@ class OCPPServer(EventEmitter):
     @property
     def logger(self) -> OCPPLogger:
         return self._logger
+
+    @property
+    def metrics(self) -> ServerMetrics | None:
+        """What ``/metrics`` reports (``health_endpoint=True``), else None."""
+        return self._metrics
 
     @property
     def clients(self) -> Mapping[str, OCPPServerClient]:
@@ -372,6 +385,7 @@ class OCPPServer(EventEmitter):
         client = OCPPServerClient(self._peer_options, context.handshake, session, self)
         direct = cast(OCPPServerConnection, connection)
         client._connection = direct
+        client._observer = self._metrics
         self._sessions.keep(identity, session, time.monotonic())
         transport = WebSocketTransport(direct)
         previous = self._clients.get(identity)

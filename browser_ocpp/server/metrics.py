@@ -1,0 +1,291 @@
+"""``/health`` and ``/metrics`` for :class:`OCPPServer` (``health_endpoint=True``).
+
+The Prometheus text is made by ``prometheus_client`` (an optional extra,
+``browser-ocpp[metrics]``, imported only when a server turns this on), from a
+registry of the server's own, so two servers in one process never clash.
+
+What moves with every call is counted in plain Python on the peer's own path (a
+:class:`~browser_ocpp.peer.observer.CallObserver` the server sets on each
+connection): a dict and a list update, about a third of what a
+``prometheus_client`` ``Counter.inc`` plus ``Histogram.observe`` cost per call.
+Everything is turned into metric families when scraped, and what is cheap to read
+then (stations by protocol, bytes waiting to be sent, process memory) is only
+read then. No label names a station, so a scrape costs the same with ten stations
+or ten thousand, apart from one pass over them.
+
+Like every ``server.route()``, both paths answer before any station
+authentication: expose the port only where they may be read, or refuse other
+addresses with the server's IP rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from bisect import bisect_left
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+try:
+    from prometheus_client import CollectorRegistry, ProcessCollector
+    from prometheus_client.exposition import choose_encoder
+    from prometheus_client.metrics_core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+        Metric,
+    )
+except ImportError as exc:  # pragma: no cover - depends on what is installed
+    raise ImportError(
+        "health_endpoint=True needs prometheus_client: pip install 'browser-ocpp[metrics]'",
+        name=exc.name,
+    ) from exc
+
+from websockets.datastructures import Headers
+
+from ..rpc.errors import CallTimeoutError, ConnectionClosedError, RPCError
+from ..rpc.versions import SUPPORTED_PROTOCOLS, known_actions
+
+if TYPE_CHECKING:
+    from .server import OCPPServer
+
+__all__ = ["LATENCY_BUCKETS", "ServerMetrics"]
+
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+"""Upper bounds (seconds) of the call latency buckets; ``+Inf`` follows."""
+
+MAX_OTHER_ACTIONS = 100
+"""Action names beyond OCPP's own (vendor actions) kept as labels; later ones are
+counted as ``other``, so a station sending made-up names cannot grow the metrics."""
+OTHER = "other"
+OCPP_ACTIONS = frozenset().union(*(known_actions(p) for p in SUPPORTED_PROTOCOLS))
+
+_BUCKET_LABELS = [repr(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]  # as the library writes them
+
+
+class _Calls:
+    """One action's calls in one direction: count per outcome, latency histogram."""
+
+    __slots__ = ("buckets", "outcomes", "sum")
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, int] = {}
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # not cumulative; the last is +Inf
+        self.sum = 0.0
+
+
+class ServerMetrics:
+    """The counters of one server, its ``/health`` and ``/metrics`` routes, and the
+    :class:`CallObserver` its connections report to.
+
+    ``record_rate_limited(action)`` counts a message refused by a rate limit;
+    security events are counted from the server's ``security_event`` events.
+    """
+
+    def __init__(self, server: OCPPServer) -> None:
+        self._server = server
+        self._inbound: dict[str, _Calls] = {}
+        self._outbound: dict[str, _Calls] = {}
+        self._bad_messages: dict[str, int] = {}
+        self._rate_limited: dict[str, int] = {}
+        self._security_events: dict[str, int] = {}
+        self._other_actions: set[str] = set()
+        self.registry = CollectorRegistry()
+        self.registry.register(self)  # collect(), at each scrape
+        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, CPU, fds
+        server.route("/health", self.health)
+        server.route("/metrics", self.scrape)
+        server.on("security_event", self.record_security_event)
+
+    # -- what the connections report (CallObserver), on every call -------------------------
+
+    def inbound(self, action: str, outcome: str, seconds: float) -> None:
+        calls = self._inbound.get(action) or self._calls(self._inbound, action)
+        outcomes = calls.outcomes
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        calls.sum += seconds
+        calls.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    def outbound(self, action: str, future: asyncio.Future[Any], seconds: float) -> None:
+        calls = self._outbound.get(action) or self._calls(self._outbound, action)
+        outcome = _outcome(future)
+        outcomes = calls.outcomes
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        calls.sum += seconds
+        calls.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    def bad_message(self, code: str) -> None:
+        self._bad_messages[code] = self._bad_messages.get(code, 0) + 1
+
+    def _label(self, action: str) -> str:
+        """``action`` as a label value: OCPP's actions, then the first vendor ones."""
+        if action in OCPP_ACTIONS or action in self._other_actions:
+            return action
+        if len(self._other_actions) < MAX_OTHER_ACTIONS:
+            self._other_actions.add(action)
+            return action
+        return OTHER
+
+    def _calls(self, table: dict[str, _Calls], action: str) -> _Calls:
+        label = self._label(action)
+        calls = table.get(label)
+        if calls is None:
+            calls = table[label] = _Calls()
+        return calls
+
+    # -- what other parts of the server report ----------------------------------------------
+
+    def record_rate_limited(self, action: str) -> None:
+        """Count a message refused by a rate limit (``action``: its OCPP action)."""
+        label = self._label(action)
+        self._rate_limited[label] = self._rate_limited.get(label, 0) + 1
+
+    def record_security_event(self, event: dict[str, Any]) -> None:
+        """Count a ``security_event`` by its type (a listener on the server)."""
+        kind = str(event.get("type", "UNKNOWN"))
+        self._security_events[kind] = self._security_events.get(kind, 0) + 1
+
+    # -- the routes -------------------------------------------------------------------------
+
+    def health(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
+        """``GET /health``: status, stations connected, uptime (seconds), pid."""
+        server = self._server
+        body = {
+            "status": "ok",
+            "connected_stations": len(server.clients),
+            "uptime_seconds": round(time.monotonic() - server._started, 3),
+            "pid": os.getpid(),
+        }
+        return 200, "application/json", json.dumps(body).encode()
+
+    def scrape(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
+        """``GET /metrics``: the Prometheus text format (OpenMetrics when asked for)."""
+        encoder, content_type = choose_encoder(headers.get("Accept", ""))
+        return 200, content_type, encoder(self.registry)
+
+    # -- turned into metric families when scraped ------------------------------------------
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families, built from the counts at each scrape (the registry
+        calls this)."""
+        server = self._server
+        stations = GaugeMetricFamily(
+            "ocpp_connected_stations", "Stations connected, by OCPP version.", labels=["protocol"]
+        )
+        by_protocol = dict.fromkeys(server.options.protocols, 0)
+        for client in list(server.clients.values()):
+            protocol = client.protocol or ""
+            by_protocol[protocol] = by_protocol.get(protocol, 0) + 1
+        for protocol, count in by_protocol.items():
+            stations.add_metric([protocol], count)
+        yield stations
+        yield from _call_families("inbound", "received and answered", self._inbound)
+        yield from _call_families("outbound", "made, to their end", self._outbound)
+        yield _counter(
+            "ocpp_bad_messages",
+            "Received frames that could not be accepted, by error code.",
+            "code",
+            self._bad_messages,
+        )
+        yield _counter(
+            "ocpp_rate_limited_messages",
+            "Messages refused by a rate limit, by action.",
+            "action",
+            self._rate_limited,
+        )
+        yield _counter(
+            "ocpp_security_events",
+            "Security events, by type.",
+            "type",
+            self._security_events,
+        )
+        yield GaugeMetricFamily(
+            "ocpp_send_buffer_bytes",
+            "Bytes written to station sockets and not yet sent (all connections).",
+            value=_buffered_bytes(server),
+        )
+
+
+def _outcome(future: asyncio.Future[Any]) -> str:
+    """How an outbound call ended: ``ok``, an error code, ``timeout``, ``closed``
+    (the connection went, or sending failed) or ``cancelled``."""
+    if future.cancelled():
+        return "cancelled"
+    if not future.done():
+        return "closed"
+    error = future.exception()
+    if error is None:
+        return "ok"
+    if isinstance(error, CallTimeoutError):
+        return "timeout"
+    if isinstance(error, RPCError):
+        received, kind = error.received_code, type(error)
+        if received is not None and (
+            received == kind.code or received in kind.codes_by_version.values()
+        ):
+            return received  # a code we know, as received: a bounded set
+        return error.code  # a code we do not know (GenericError), or our own refusal
+    if isinstance(error, ConnectionClosedError):
+        return "closed"
+    return "error"
+
+
+def _call_families(direction: str, what: str, table: dict[str, _Calls]) -> Iterator[Metric]:
+    calls = CounterMetricFamily(
+        f"ocpp_{direction}_calls",
+        f"Calls {what}, by action and outcome (ok, an error code, timeout, closed).",
+        labels=["action", "outcome"],
+    )
+    timing = "handler time" if direction == "inbound" else "round trip"
+    latency = HistogramMetricFamily(
+        f"ocpp_{direction}_call_duration_seconds",
+        f"Calls {what}: {timing} in seconds, by action.",
+        labels=["action"],
+    )
+    for action, entry in list(table.items()):
+        for outcome, count in entry.outcomes.items():
+            calls.add_metric([action, outcome], count)
+        cumulative, total = [], 0
+        for label, count in zip(_BUCKET_LABELS, entry.buckets, strict=True):
+            total += count
+            cumulative.append((label, float(total)))
+        latency.add_metric([action], cumulative, entry.sum)
+    yield calls
+    yield latency
+
+
+def _counter(name: str, documentation: str, label: str, counts: dict[str, int]) -> Metric:
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value, count in list(counts.items()):
+        family.add_metric([value], count)
+    return family
+
+
+def _buffered_bytes(server: OCPPServer) -> int:
+    """The write buffers of every open connection, added up."""
+    listening = server._server
+    total = 0
+    for connection in list(listening.connections) if listening is not None else ():
+        transport = connection.transport
+        if transport is not None and not transport.is_closing():
+            total += transport.get_write_buffer_size()
+    return total
