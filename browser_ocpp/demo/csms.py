@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..peer import HandlerContext
+from ..rpc.errors import RPCNotImplementedError, RPCNotSupportedError
+from ..rpc.versions import OCPP16, OCPP21, OCPP201, known_actions
 from ..server import OCPPServer, OCPPServerClient
 
-__all__ = ["DemoCSMS", "StationRecord"]
+__all__ = ["NOTIFICATIONS", "DemoCSMS", "StationRecord"]
 
 HEARTBEAT_INTERVAL_S = 60
 BLOCKED_PREFIX = "BLOCKED"
@@ -26,6 +28,52 @@ TRANSACTIONS_KEPT = 100
 """Per station; beyond this the oldest transactions are forgotten."""
 CONNECTORS_KEPT = 64
 """Per station: statuses of this many connectors (the station names them)."""
+
+
+_NOTIFICATIONS_2 = frozenset(
+    {
+        "ClearedChargingLimit",
+        "FirmwareStatusNotification",
+        "LogStatusNotification",
+        "NotifyChargingLimit",
+        "NotifyCustomerInformation",
+        "NotifyDisplayMessages",
+        "NotifyEvent",
+        "NotifyMonitoringReport",
+        "NotifyReport",
+        "PublishFirmwareStatusNotification",
+        "ReportChargingProfiles",
+        "ReservationStatusUpdate",
+        "SecurityEventNotification",
+    }
+)
+NOTIFICATIONS: dict[str, frozenset[str]] = {
+    OCPP16: frozenset(
+        {
+            "DiagnosticsStatusNotification",
+            "FirmwareStatusNotification",
+            "LogStatusNotification",
+            "SecurityEventNotification",
+            "SignedFirmwareStatusNotification",
+        }
+    ),
+    OCPP201: _NOTIFICATIONS_2,
+    OCPP21: _NOTIFICATIONS_2
+    | {
+        "BatterySwap",
+        "ClosePeriodicEventStream",
+        "NotifyDERAlarm",
+        "NotifyDERStartStop",
+        "NotifyPriorityCharging",
+        "NotifySettlement",
+        "ReportDERControl",
+    },
+}
+"""Per version, the station-to-CSMS calls this demo only records, answered with the
+empty response their schema allows (the actions it handles itself are not listed).
+Anything else is refused as the library refuses a call without a handler: an action
+of the version (a CSMS-to-station command sent the wrong way, say) NotSupported, any
+other NotImplemented."""
 
 
 def now() -> str:
@@ -156,10 +204,11 @@ class DemoCSMS:
             "StopTransaction": self._stop16,
             "TransactionEvent": self._transaction_event,
         }
+        actions = known_actions(client.protocol or "")
         for action, handler in handlers.items():
-            client.handle(action, lambda ctx, h=handler: h(record, ctx))
-        # Notifications this demo only records: an empty response is valid for them.
-        client.handle(lambda action, ctx: self._notification(record, action))
+            if action in actions:  # StartTransaction is no 2.x action, TransactionEvent no 1.6 one
+                client.handle(action, lambda ctx, h=handler: h(record, ctx))
+        client.handle(lambda action, ctx: self._notification(record, action, ctx.protocol))
 
     def _forget_old(self) -> None:
         gone = sorted(
@@ -267,9 +316,16 @@ class DemoCSMS:
             )
         return {"idTokenInfo": _id_tag_info(tag)} if tag else {}
 
-    def _notification(self, record: StationRecord, action: str) -> dict[str, Any]:
-        record.note(action)
-        return {}
+    def _notification(
+        self, record: StationRecord, action: str, protocol: str | None
+    ) -> dict[str, Any]:
+        """Record a notification of :data:`NOTIFICATIONS`; refuse any other call."""
+        if action in NOTIFICATIONS.get(protocol or "", frozenset()):
+            record.note(action)
+            return {}
+        if action in known_actions(protocol or ""):
+            raise RPCNotSupportedError(f"{action} is not supported by this CSMS")
+        raise RPCNotImplementedError(f"{action} is not implemented")
 
     # -- operator --------------------------------------------------------------------
 

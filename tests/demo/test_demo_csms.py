@@ -12,8 +12,15 @@ from urllib.parse import urlencode
 
 import pytest
 
-from browser_ocpp import OCPPClient, UnexpectedHttpResponse
+from browser_ocpp import (
+    OCPPClient,
+    RPCNotImplementedError,
+    RPCNotSupportedError,
+    UnexpectedHttpResponse,
+)
 from browser_ocpp.demo import ConsoleServer, csms
+from browser_ocpp.rpc.validation import validator_for
+from browser_ocpp.rpc.versions import known_actions
 
 from ..peer.conftest import expect, wait
 from ..server.test_static import http_get
@@ -313,3 +320,42 @@ async def test_pages_of_other_origins_cannot_take_a_station_identity(
             await wait(client.connect())
         assert refused.value.status == 403
         assert "CP-ORIGIN" not in console.server.clients
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
+async def test_unknown_and_wrong_direction_calls_are_refused_like_the_library(
+    console: ConsoleServer, protocol: str
+) -> None:
+    """Only station-to-CSMS notifications get the demo's empty answer; a call the CSMS
+    itself would send is NotSupported, an action the version lacks NotImplemented."""
+    client = OCPPClient(
+        identity=f"CP-DIR-{protocol[-3:]}",
+        endpoint=f"ws://127.0.0.1:{console.server.port}/ocpp",
+        protocols=[protocol],
+        reconnect=False,
+    )
+    await wait(client.connect())
+    wrong_way = "RemoteStartTransaction" if protocol == "ocpp1.6" else "RequestStartTransaction"
+    with pytest.raises(RPCNotSupportedError):
+        await client.call(wrong_way, {"idTag": "X"})
+    with pytest.raises(RPCNotSupportedError):
+        await client.call("Reset", {"type": "Hard"})
+    with pytest.raises(RPCNotImplementedError):
+        await client.call("NoSuchAction", {})
+    other_version = "TransactionEvent" if protocol == "ocpp1.6" else "StartTransaction"
+    with pytest.raises(RPCNotImplementedError):
+        await client.call(other_version, {})
+    event = {"type": "Other", "timestamp": T0}
+    assert await client.call("SecurityEventNotification", event) == {}
+    await client.close()
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
+def test_the_notifications_the_demo_answers_empty_are_valid_station_calls(protocol: str) -> None:
+    validator = validator_for(protocol)
+    assert validator is not None
+    notifications = csms.NOTIFICATIONS[protocol]
+    assert notifications <= known_actions(protocol)
+    for action in notifications:
+        validator.validate_response(action, {})
+    assert not {"CostUpdated", "GetConfiguration", "UpdateFirmware", "Reset"} & notifications
