@@ -45,6 +45,8 @@ class Station(Sessions):
         self._starting: asyncio.Future[None] | None = None
         self._reset_task: asyncio.Task[None] | None = None
         self._reconnecting = False
+        self._rebooted = False  # the reset in progress has closed the old connection
+        self._reset_again: str | None = None  # a reset asked for during that reboot
         install(self)
         client.on("call_result", self._on_call_result)
 
@@ -160,15 +162,31 @@ class Station(Sessions):
     async def reset(self, reason: str) -> None:
         """Reboot: end transactions (``reason``), close, reconnect and boot again.
 
-        One reset at a time: a reset asked for while one runs joins it.
+        Every accepted reset is carried out.  One asked for before the reboot in
+        progress has closed the connection is served by that reboot (it joins it);
+        one asked for after that (on the new connection, so the station was already
+        up again, as a real station's firmware is once it answers) causes one more
+        reboot when the current one ends.
         """
         task = self._reset_task
-        if task is None or task.done():
-            task = self._reset_task = asyncio.ensure_future(self._reset(reason))
-            task.add_done_callback(self._task_done)
+        if task is not None and not task.done():
+            if self._rebooted:
+                self._reset_again = reason
+            await asyncio.shield(task)
+            return
+        task = self._reset_task = asyncio.ensure_future(self._resets(reason))
+        task.add_done_callback(self._task_done)
         await asyncio.shield(task)
 
+    async def _resets(self, reason: str) -> None:
+        """Reboot, then again as long as a reset came in during the last reboot."""
+        next_reason: str | None = reason
+        while next_reason is not None:
+            await self._reset(next_reason)
+            next_reason, self._reset_again = self._reset_again, None
+
     async def _reset(self, reason: str) -> None:
+        self._rebooted = False
         self.note(f"Resetting ({reason})")
         for connector in self.connectors:
             await self.stop_locked(connector, reason)
@@ -181,6 +199,7 @@ class Station(Sessions):
                 await self.client.close(1000, "Reset")
             except Exception as exc:
                 self.client.logger.warn("emulator: close failed", error=repr(exc))
+            self._rebooted = True
             connected = await self._reconnect()
         finally:
             self._reconnecting = False

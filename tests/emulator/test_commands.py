@@ -321,3 +321,21 @@ async def test_reset_with_open_and_close_listeners_boots_once(make_rig: RigFacto
     await csms.next("Heartbeat")
     assert csms.inbox["BootNotification"].empty()  # one boot per connection
     assert station.booted and station.boot_status == "Accepted"
+
+
+async def test_a_reset_accepted_while_rebooting_is_carried_out(make_rig: RigFactory) -> None:
+    """A CSMS that resets the station again as soon as it boots gets a second reboot:
+    the request came on the new connection, after the first reboot, so joining the
+    reset in progress (which only had its statuses left to send) would drop it."""
+    rig = await make_rig(meter_interval_s=0)
+    csms = rig.csms
+    reset = {"type": "Hard"} if rig.v16 else {"type": "Immediate"}
+    assert await csms.send("Reset", reset) == {"status": "Accepted"}
+    await csms.next("BootNotification")  # rebooting: the statuses are still to come
+    assert await csms.send("Reset", reset) == {"status": "Accepted"}
+    boot = await csms.next("BootNotification")  # rebooted once more
+    if not rig.v16:
+        assert boot["reason"] == "RemoteReset"
+    await rig.status(1, "Available")
+    assert rig.station.booted
+    assert sum("Resetting" in line for line in rig.lines) == 2
