@@ -28,10 +28,27 @@ Handler = Callable[["Station", HandlerContext], Payload]
 def install(station: Station) -> None:
     """Register the station's handlers on its client, each for its own versions."""
     for action, handler in V16.items():
-        station.client.handle(OCPP16, action, partial(handler, station))
+        station.client.handle(OCPP16, action, partial(_answer, station, handler))
     for protocol in (OCPP201, OCPP21):
         for action, handler in V2.items():
-            station.client.handle(protocol, action, partial(handler, station))
+            station.client.handle(protocol, action, partial(_answer, station, handler))
+
+
+def _answer(station: Station, handler: Handler, ctx: HandlerContext) -> Payload:
+    """Check the command as a real station does, then act on it.
+
+    With the client's strict mode off, nothing has checked the payload yet: a command
+    the station cannot read (RemoteStartTransaction without idTag, Reset of type
+    "Bogus") is refused with the CALLERROR strict mode would give (Occurrence-,
+    PropertyConstraintViolation...), never acted on, nor an InternalError.
+    """
+    if not station.client.options.is_strict(ctx.protocol, ctx.method):
+        from ..rpc.validation import validator_for  # loads jsonschema on first use
+
+        validator = validator_for(ctx.protocol or "")
+        if validator is not None:
+            validator.validate_request(ctx.method, ctx.params)
+    return handler(station, ctx)
 
 
 def _then(

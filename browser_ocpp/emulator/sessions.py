@@ -290,11 +290,19 @@ class Sessions(StationCore):
     # -- meter ---------------------------------------------------------------------------
 
     async def send_meter_values(self, connector_id: int) -> None:
-        """Send one meter sample of the connector now."""
+        """Send one MeterValues of the connector now, on the user's request.
+
+        Its context is ``Other``: the sample is neither periodic (``Sample.Periodic``)
+        nor clock-aligned (``Sample.Clock``), and ``Trigger`` means "taken in response
+        to a TriggerMessage" (1.6 and 2.x ReadingContext alike).  In 2.x it is a
+        MeterValues, not a TransactionEvent, even during a transaction: no 2.x
+        triggerReason describes a reading taken on request.
+        """
         connector = self.connector(connector_id)
         advance(connector, self.config, asyncio.get_running_loop().time())
         self._changed()
-        await self.send_sample(connector, triggered=False)
+        payload = msg.meter_values(self.protocol, connector, "Other", self._measurands())
+        await self._call("MeterValues", payload)
 
     async def send_sample(self, connector: Connector, triggered: bool) -> None:
         """One sample: 2.x sends a transaction's periodic samples as TransactionEvent

@@ -175,11 +175,12 @@ async def csms(protocol: str) -> AsyncIterator[Csms]:
 
 @pytest.fixture
 async def make_rig(csms: Csms) -> AsyncIterator[RigFactory]:
-    """``await make_rig(start=True, **config)``: a connected station (booted unless
-    ``start=False``; the boot and its status reports already taken off the inbox)."""
+    """``await make_rig(start=True, strict=True, **config)``: a connected station (booted
+    unless ``start=False``; the boot and its status reports already taken off the inbox;
+    ``strict``: the station client's strict mode)."""
     rigs: list[Rig] = []
 
-    async def make(start: bool = True, **config: Any) -> Rig:
+    async def make(start: bool = True, strict: bool = True, **config: Any) -> Rig:
         config.setdefault("meter_interval_s", 0.05)
         problems: list[LogEntry] = []
 
@@ -191,7 +192,7 @@ async def make_rig(csms: Csms) -> AsyncIterator[RigFactory]:
             identity=IDENTITY,
             endpoint=f"ws://127.0.0.1:{csms.server.port}/ocpp",
             protocols=[csms.protocol],
-            strict_mode=True,
+            strict_mode=strict,
             reconnect=False,
             call_timeout_ms=5000,
             logging={"handler": sink},

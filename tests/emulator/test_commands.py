@@ -6,9 +6,14 @@ import asyncio
 
 import pytest
 
+from browser_ocpp import (
+    RPCOccurrenceConstraintViolationError,
+    RPCPropertyConstraintViolationError,
+    RPCTypeConstraintViolationError,
+)
 from browser_ocpp.emulator import ConnectorStatus
 
-from .conftest import Csms, Payload, Rig, RigFactory
+from .conftest import IDENTITY, Csms, Payload, Rig, RigFactory
 
 
 def _token(tag: str) -> Payload:
@@ -339,3 +344,43 @@ async def test_a_reset_accepted_while_rebooting_is_carried_out(make_rig: RigFact
     await rig.status(1, "Available")
     assert rig.station.booted
     assert sum("Resetting" in line for line in rig.lines) == 2
+
+
+async def test_commands_it_cannot_read_are_refused_with_strict_mode_off(
+    make_rig: RigFactory,
+) -> None:
+    """Not InternalError, and not acted on: the CALLERROR strict mode would give."""
+    rig = await make_rig(strict=False, meter_interval_s=0)
+    csms = rig.csms.server.clients[IDENTITY]
+    csms.reconfigure(strict_mode=False)  # so the CSMS sends what the test wrote
+    start = "RemoteStartTransaction" if rig.v16 else "RequestStartTransaction"
+    with pytest.raises(RPCOccurrenceConstraintViolationError):
+        await csms.call(start, {"connectorId": 1} if rig.v16 else {"evseId": 1})
+    with pytest.raises(RPCPropertyConstraintViolationError):
+        await csms.call("Reset", {"type": "Bogus"})
+    availability: Payload = {"connectorId": "one", "type": "Inoperative"}
+    if not rig.v16:
+        availability = {"operationalStatus": "Inoperative", "evse": {"id": "one"}}
+    with pytest.raises(RPCTypeConstraintViolationError):
+        await csms.call("ChangeAvailability", availability)
+    await asyncio.sleep(0.1)
+    assert rig.station.connectors[0].transaction_id is None
+    assert rig.csms.inbox["BootNotification"].empty() and rig.station.booted  # no reboot
+    assert not any("Reset" in line for line in rig.lines)
+
+
+async def test_a_meter_reading_on_request_has_context_other(make_rig: RigFactory) -> None:
+    """Not Sample.Periodic (nor Trigger, which answers a TriggerMessage)."""
+    rig = await make_rig(meter_interval_s=0)
+    await rig.station.send_meter_values(2)
+    idle = await rig.csms.next("MeterValues")
+    assert {v["context"] for v in idle["meterValue"][0]["sampledValue"]} == {"Other"}
+    assert await rig.station.start_transaction(1)
+    await _started(rig)
+    await rig.station.send_meter_values(1)
+    sample = await rig.csms.next("MeterValues")
+    assert {v["context"] for v in sample["meterValue"][0]["sampledValue"]} == {"Other"}
+    if rig.v16:
+        assert sample["transactionId"] == int(rig.station.connectors[0].transaction_id or 0)
+    else:
+        assert sample["evseId"] == 1
