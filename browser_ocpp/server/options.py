@@ -62,6 +62,9 @@ class ServerOptions(PeerOptions):
     """Close connections with no frame either way and no ping from the station for
     this long (4001); ``None``: never."""
     max_payload_bytes: int = 65_536
+    max_buffered_bytes: int = 256 * 1024 * 1024
+    """Most bytes waiting to be sent over all connections together; beyond, the
+    connections holding the most are dropped (1008). Each one alone may hold 4 MiB."""
     compression: bool | CompressionOptions | Mapping[str, Any] = False
     """``True``, a dict or :class:`CompressionOptions`; kept as ``False`` or options."""
     health_endpoint: bool = False
@@ -79,6 +82,7 @@ class ServerOptions(PeerOptions):
         if self.idle_timeout_ms is not None:
             check_positive("idle_timeout_ms", self.idle_timeout_ms)
         check_positive("max_payload_bytes", self.max_payload_bytes, integer=True)
+        check_positive("max_buffered_bytes", self.max_buffered_bytes, integer=True)
         _mapping("tls", self.tls)
         object.__setattr__(self, "compression", _compression(self.compression))
 

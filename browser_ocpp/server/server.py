@@ -30,7 +30,7 @@ from .options import SecurityProfile, ServerOptions
 from .sessions import SessionStore
 from .static import StaticFiles
 from .tls import server_context, switch_context
-from .transport import OCPPServerConnection, WebSocketTransport
+from .transport import OCPPServerConnection, SendBudget, WebSocketTransport
 
 if TYPE_CHECKING:
     from .metrics import ServerMetrics
@@ -183,7 +183,9 @@ class OCPPServer(EventEmitter):
             compression=None,
             extensions=server_extensions(CompressionOptions.coerce(options.compression)),
             server_header=None,
-            create_connection=OCPPServerConnection,
+            create_connection=OCPPServerConnection.factory(
+                budget=SendBudget(options.max_buffered_bytes)
+            ),
         )
         self._sweeper = asyncio.ensure_future(self._sweep())
         self._logger.info("listening", host=host, port=self.port, profile=int(profile))

@@ -5,14 +5,19 @@ Data frames take a shorter road than ``recv()``/``send()``: the connection class
 below hand each complete message to the peer straight from ``data_received`` (no
 queue, no reader task to wake, no send lock), and the peer's replies are framed and
 written at once. The peer's receive path never awaits, so order is kept.
+
+What waits to be sent is bounded whatever the other end does: a connection that
+leaves more than ``BACKLOG_LIMIT`` unread (replies, pongs, anything) is dropped, and
+a :class:`SendBudget` caps the total over all of a server's connections.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.connection import Connection
@@ -25,25 +30,72 @@ if TYPE_CHECKING:
 
     from ..peer import RPCPeer
 
-__all__ = ["OCPPClientConnection", "OCPPServerConnection", "WebSocketTransport"]
+__all__ = ["OCPPClientConnection", "OCPPServerConnection", "SendBudget", "WebSocketTransport"]
 
 CLOSE_TIMEOUT_S = 5.0
 EARLY_LIMIT = 16
 """Messages held before the peer takes the connection; beyond, reading pauses."""
-REPLY_BACKLOG_LIMIT = 4 * 1024 * 1024
-"""Bytes of unsent replies after which the other end is taken not to read them."""
+BACKLOG_LIMIT = 4 * 1024 * 1024
+"""Bytes waiting to be sent on one connection after which the other end is taken
+not to read them (replies, pongs to its pings, anything we write)."""
 
 Sink = Callable[[str | bytes], None]
 """Takes one complete message: ``str`` for text, ``bytes`` for binary."""
+
+
+class SendBudget:
+    """The bytes a server has yet to send, over all its connections, held under
+    ``limit``: past it, the connections holding the most are dropped (1008) until
+    the total is back under it.
+
+    Only connections above their write buffer's high-water mark (websockets'
+    ``write_limit``, 32 KiB) are counted, with the size they last reported; they
+    report whenever a frame arrives or a reply is written, so the check costs
+    nothing on connections whose output is being read.
+    """
+
+    __slots__ = ("_held", "_shedding", "limit", "total")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.total = 0
+        self._held: dict[_DirectMessages, int] = {}
+        self._shedding = False
+
+    def hold(self, connection: _DirectMessages, size: int) -> None:
+        """``connection`` now has ``size`` bytes waiting to be sent."""
+        self.total += size - self._held.get(connection, 0)
+        self._held[connection] = size
+        if self.total > self.limit and not self._shedding:
+            self._shedding = True  # not from inside a write: once the callback is done
+            connection.loop.call_soon(self._shed)
+
+    def release(self, connection: _DirectMessages) -> None:
+        """``connection`` drained below its low-water mark, or is gone."""
+        self.total -= self._held.pop(connection, 0)
+
+    def _shed(self) -> None:
+        self._shedding = False
+        self._held = {c: c.transport.get_write_buffer_size() for c in self._held}
+        self.total = sum(self._held.values())
+        for connection in sorted(self._held, key=self._held.__getitem__, reverse=True):
+            if self.total <= self.limit:
+                break
+            connection.logger.warning(
+                "server send budget exceeded: dropping a connection holding %d bytes",
+                self._held[connection],
+            )
+            connection._fail(CloseCode.POLICY_VIOLATION, "server send buffers are full", abort=True)
 
 
 class _DirectMessages(Connection):
     """Delivers complete data messages to a sink from ``data_received``.
 
     Messages that arrive before a sink is set (between the handshake and the peer's
-    attachment) wait in a list and are delivered first, in order. Writing replies
-    without awaiting is bounded too: an end that leaves more than
-    ``REPLY_BACKLOG_LIMIT`` of replies unread has its connection failed.
+    attachment) wait in a list and are delivered first, in order. What we write
+    without awaiting is bounded too: an end that leaves more than ``BACKLOG_LIMIT``
+    unread (replies, or pongs to its pings) has its connection failed, and a
+    :class:`SendBudget`, when set, caps the total over a server's connections.
     """
 
     # Slots, not instance-dict entries: each connection's dict stays as websockets made it.
@@ -54,6 +106,7 @@ class _DirectMessages(Connection):
         "_fragments_text",
         "_lost",
         "_paused_for_early",
+        "budget",
         "control_at",
         "sink",
     )
@@ -67,6 +120,7 @@ class _DirectMessages(Connection):
         self._paused_for_early = False
         self._lost: asyncio.Future[None] | None = None
         self._abort: asyncio.TimerHandle | None = None
+        self.budget: SendBudget | None = None
         self.control_at = 0.0
         """``time.monotonic()`` of the last ping, or pong not answering one of ours,
         received: the other end keeping the connection alive by its own choice."""
@@ -136,6 +190,8 @@ class _DirectMessages(Connection):
         self.send_data()
         delay = 0.0 if abort else self.close_timeout or 0.0
         self._abort = self.loop.call_later(delay, self.transport.abort)
+        if abort and self.budget is not None:
+            self.budget.release(self)  # the buffer goes with the connection
 
     def set_sink(self, sink: Sink) -> None:
         """Deliver every message from now on to ``sink``, those already waiting first."""
@@ -163,9 +219,38 @@ class _DirectMessages(Connection):
         (1008). Reading never pauses for our own writes: two ends that both did could
         wait on each other for ever."""
         self.write_text(text)
-        if self.transport.get_write_buffer_size() > REPLY_BACKLOG_LIMIT:
+        if self.paused:  # above the high-water mark
+            self._check_backlog("replies are not being read")
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the protocol; then, when what we have to send is piling up (pongs
+        and close frames answer what arrives, replies are written from here), see
+        whether the other end reads it at all."""
+        super().data_received(data)
+        if self.paused:
+            self._check_backlog("sent frames are not being read")
+
+    def _check_backlog(self, reason: str) -> None:
+        """Drop the connection (1008, ``reason``) if more than ``BACKLOG_LIMIT``
+        waits to be sent; else tell the budget what it holds."""
+        if self._abort is not None:
+            return
+        size = self.transport.get_write_buffer_size()
+        if size > BACKLOG_LIMIT:
             # The close frame waits behind the backlog: no handshake to wait for.
-            self._fail(CloseCode.POLICY_VIOLATION, "replies are not being read", abort=True)
+            self._fail(CloseCode.POLICY_VIOLATION, reason, abort=True)
+        elif self.budget is not None:
+            self.budget.hold(self, size)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.budget is not None:
+            self.budget.hold(self, self.transport.get_write_buffer_size())
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.budget is not None:
+            self.budget.release(self)
 
     async def lost(self) -> None:
         """Return once the TCP connection is gone (a plain future: cheaper per
@@ -180,12 +265,24 @@ class _DirectMessages(Connection):
         super().connection_lost(exc)
         if self._abort is not None:
             self._abort.cancel()
+        if self.budget is not None:
+            self.budget.release(self)
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
 
 
 class OCPPServerConnection(_DirectMessages, ServerConnection):
     """A server-side connection whose messages go straight to an OCPP peer."""
+
+    def __init__(self, *args: Any, budget: SendBudget | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.budget = budget
+
+    @classmethod
+    def factory(cls, *, budget: SendBudget) -> type[ServerConnection]:
+        """What ``serve(create_connection=...)`` takes ("a wrapper or a subclass", in
+        websockets' words): connections of one server, sharing its send budget."""
+        return cast(type[ServerConnection], functools.partial(cls, budget=budget))
 
 
 class OCPPClientConnection(_DirectMessages, ClientConnection):
