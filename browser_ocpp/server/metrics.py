@@ -72,6 +72,7 @@ LATENCY_BUCKETS = (
     60.0,
 )
 """Upper bounds (seconds) of the call latency buckets; ``+Inf`` follows."""
+FIRST_BOUND = LATENCY_BUCKETS[0]  # most calls: no search
 
 MAX_OTHER_ACTIONS = 100
 """Action names beyond OCPP's own (vendor actions) kept as labels; later ones are
@@ -123,7 +124,7 @@ class ServerMetrics:
         outcomes = calls.outcomes
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         calls.sum += seconds
-        calls.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        calls.buckets[0 if seconds <= FIRST_BOUND else bisect_left(LATENCY_BUCKETS, seconds)] += 1
 
     def outbound(self, action: str, future: asyncio.Future[Any], seconds: float) -> None:
         calls = self._outbound.get(action) or self._calls(self._outbound, action)
@@ -131,7 +132,7 @@ class ServerMetrics:
         outcomes = calls.outcomes
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         calls.sum += seconds
-        calls.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        calls.buckets[0 if seconds <= FIRST_BOUND else bisect_left(LATENCY_BUCKETS, seconds)] += 1
 
     def bad_message(self, code: str) -> None:
         self._bad_messages[code] = self._bad_messages.get(code, 0) + 1
