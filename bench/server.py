@@ -49,12 +49,23 @@ PROTOCOL = "ocpp1.6"
 CURRENT_TIME = "2024-01-01T00:00:00Z"
 SERVER_CORE = 0
 GENERATOR_CORE = 1
-KINDS = ("bare", "off", "on")
+KINDS = ("bare", "off", "on", "guards")
 LABELS = {
     "bare": "bare websockets (json)",
     "off": "ours, strict off",
     "on": "ours, strict on",
+    "guards": "ours, every guard on",
 }
+GUARDS: dict[str, Any] = {
+    "rate_limit": {
+        "limit": 1e9,  # never reached: the bucket arithmetic runs for every message
+        "window_ms": 1000,
+        "methods": {"Heartbeat": {"limit": 1e9, "window_ms": 1000}},
+    },
+    "connection_rate_limit": {"limit": 1e9, "window_ms": 1000},
+    "max_connections": 1_000_000,
+}
+"""``guards``: strict off, with every limit on (none reached) and CORS rules."""
 THROUGHPUT_STATIONS = 100
 WARMUP_S = 1.0
 MEMORY_WARM_STATIONS = 20
@@ -328,7 +339,10 @@ async def serve_main(kind: str, settings: dict[str, Any]) -> None:
     else:
         from browser_ocpp.server import OCPPServer, OCPPServerClient
 
-        ours = OCPPServer(protocols=[PROTOCOL], strict_mode=kind == "on")
+        guards = GUARDS if kind == "guards" else {}
+        ours = OCPPServer(protocols=[PROTOCOL], strict_mode=kind == "on", **guards)
+        if kind == "guards":
+            ours.cors(allowed_origins=["https://csms.example"], allowed_ips=["127.0.0.0/8"])
 
         def heartbeat(ctx: Any) -> dict[str, str]:
             handled[0] += 1

@@ -124,6 +124,7 @@ class RPCPeer(EventEmitter):
         "_closing",
         "_drained",
         "_draining",
+        "_gate",
         "_handlers",
         "_identity",
         "_inbound",
@@ -190,6 +191,9 @@ class RPCPeer(EventEmitter):
         self._closed_for_good = False
         self._close_emitted = False
         self._tasks: set[asyncio.Task[Any]] | None = None
+        # Set by a server limiting messages: called with each frame received; False
+        # drops it (the gate has answered it). None: no check at all.
+        self._gate: Callable[[object], bool] | None = None
         self._observer: CallObserver | None = None  # set by a server measuring calls
         self.last_activity = 0.0
         # time.monotonic() of the last frame sent or received.
@@ -694,6 +698,9 @@ class RPCPeer(EventEmitter):
         if self._listeners.get("message"):
             self.emit("message", MessageEvent(text, False))
         frame = parse(text, self._protocol)
+        gate = self._gate
+        if gate is not None and not gate(frame):
+            return
         kind = type(frame)
         if kind is Call:
             self._on_call(frame)  # type: ignore[arg-type]
@@ -757,10 +764,18 @@ class RPCPeer(EventEmitter):
         if known and self._options.strict_mode:
             validator = self._strict_validator(frame.action)
             if validator is not None:
-                validator.validate_request(frame.action, frame.payload)
+                try:
+                    validator.validate_request(frame.action, frame.payload)
+                except RPCError as exc:
+                    self._invalid_request(frame, exc)
+                    raise
         handler, wildcard = found
         context = HandlerContext(frame.payload, frame.action, protocol, frame.message_id, self)
         return handler(frame.action, context) if wildcard else handler(context)
+
+    def _invalid_request(self, frame: Call | Send, error: RPCError) -> None:
+        """Strict mode refused ``frame`` (it is answered with ``error``): a hook for a
+        server reporting invalid payloads; nothing here."""
 
     async def _finish_call(
         self, frame: Call, result: Awaitable[Any], transport: object, started: float

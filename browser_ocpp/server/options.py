@@ -11,6 +11,7 @@ from typing import Any
 from ..peer.options import ClientOptions, PeerOptions, check_names, check_positive
 from ..rpc.versions import SUPPORTED_PROTOCOLS
 from .compression import CompressionOptions
+from .guards import AnomalyOptions, Limit, RateLimit
 
 __all__ = ["OCPPClientOptions", "SecurityProfile", "ServerOptions"]
 
@@ -69,9 +70,24 @@ class ServerOptions(PeerOptions):
     """``True``, a dict or :class:`CompressionOptions`; kept as ``False`` or options."""
     health_endpoint: bool = False
     """Answer ``GET /health`` and ``GET /metrics`` (needs ``browser-ocpp[metrics]``)."""
+    rate_limit: RateLimit | Mapping[str, Any] | None = None
+    """Messages per connection, and per action: ``{limit, window_ms,
+    on_limit_exceeded, methods}`` (see :class:`~browser_ocpp.server.guards.RateLimit`)."""
+    connection_rate_limit: Limit | Mapping[str, Any] | None = None
+    """Upgrades per client address: ``{limit, window_ms}`` (HTTP 429 beyond)."""
+    max_connections: int | None = None
+    """Most stations connected (or upgrading) at once (HTTP 503 beyond)."""
+    anomaly: bool | AnomalyOptions | Mapping[str, Any] = True
+    """The ANOMALY_* security events: thresholds, ``True`` (defaults) or ``False``."""
 
     def __post_init__(self) -> None:
         super(ServerOptions, self).__post_init__()
+        object.__setattr__(self, "rate_limit", RateLimit.coerce(self.rate_limit))
+        limit = Limit.optional("connection_rate_limit", self.connection_rate_limit)
+        object.__setattr__(self, "connection_rate_limit", limit)
+        if self.max_connections is not None:
+            check_positive("max_connections", self.max_connections, integer=True)
+        object.__setattr__(self, "anomaly", AnomalyOptions.coerce(self.anomaly))
         if not isinstance(self.health_endpoint, bool):
             raise TypeError(f"health_endpoint must be True or False, not {self.health_endpoint!r}")
         object.__setattr__(self, "protocols", check_names("protocols", self.protocols))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import math
 import os
@@ -23,8 +24,10 @@ from websockets.typing import Subprotocol
 
 from ..peer import EventEmitter, OCPPLogger, RPCPeer, State
 from ..peer.options import PeerOptions
-from ..rpc.errors import ConnectionClosedError
+from ..rpc.errors import ConnectionClosedError, RPCError
+from ..rpc.frames import BadMessage, Call, Send
 from .compression import CompressionOptions, server_extensions
+from .guards import CorsRules, Guards, Refusal, duplicated_header, peer_host, security_event
 from .handshake import AuthContext, Handshake
 from .options import SecurityProfile, ServerOptions
 from .sessions import SessionStore
@@ -36,6 +39,12 @@ if TYPE_CHECKING:
     from .metrics import ServerMetrics
 
 __all__ = ["OCPPServer", "OCPPServerClient"]
+
+RECONFIGURABLE = frozenset(
+    {"rate_limit", "connection_rate_limit", "max_connections", "anomaly", "protocols"}
+    | {f.name for f in dataclasses.fields(PeerOptions)}
+)
+"""What ``OCPPServer.reconfigure`` may change."""
 
 AuthHandler = Callable[[AuthContext], Any]
 HttpHandler = Callable[[str, Headers], Any]
@@ -54,7 +63,7 @@ MAX_CLOSE_REASON_BYTES = 123
 class OCPPServerClient(RPCPeer):
     """A connected station, as the server sees it."""
 
-    __slots__ = ("_connection", "handshake", "server", "session")
+    __slots__ = ("_connection", "_guard", "handshake", "server", "session")
     component = "OCPPServerClient"
 
     def __init__(
@@ -71,6 +80,7 @@ class OCPPServerClient(RPCPeer):
         self.session = session
         self.server = server
         self._connection: OCPPServerConnection | None = None
+        self._guard: Any = None  # guards.ConnectionGuard, made when first needed
 
     def _last_seen(self) -> float:
         """``time.monotonic()`` of the last OCPP frame either way, or of the last
@@ -79,13 +89,20 @@ class OCPPServerClient(RPCPeer):
         control = connection.control_at if connection is not None else 0.0
         return max(self.last_activity, control)
 
+    def _on_bad(self, verdict: BadMessage) -> None:
+        super()._on_bad(verdict)
+        self.server._guards.invalid_payload(self, verdict.error, "bad_message")
+
+    def _invalid_request(self, frame: Call | Send, error: RPCError) -> None:
+        self.server._guards.invalid_payload(self, error, "strict_mode", frame.action)
+
 
 class OCPPServer(EventEmitter):
     """Accepts stations over WebSocket and gives each one an :class:`OCPPServerClient`.
 
     Events: ``client`` (a new connection, before its first frame is read),
-    ``security_event`` (a dict: type, identity, remote_address, reason, time),
-    ``error``.
+    ``security_event`` (a dict: ``type``, ``identity``, ``ip``, ``timestamp``
+    (ISO 8601 UTC), ``details``), ``error``.
 
     Each identity's session (``ctx.accept(session=...)``, and what the application
     puts in ``client.session``) is kept across reconnects and merged under the next
@@ -117,6 +134,9 @@ class OCPPServer(EventEmitter):
         self._started = time.monotonic()
         self._sweeper: asyncio.Task[None] | None = None
         self._server_tasks: set[asyncio.Task[Any]] = set()
+        self._guards = Guards(self)
+        self._configure_guards()
+        self._upgrading = 0  # upgrades past the connection limit, not yet decided
         self._metrics: ServerMetrics | None = None
         if options.health_endpoint:
             from .metrics import ServerMetrics  # prometheus_client, only when asked for
@@ -176,6 +196,7 @@ class OCPPServer(EventEmitter):
             host,
             port,
             process_request=self._process_request,
+            process_response=self._process_response,
             select_subprotocol=self._select_subprotocol,
             ssl=self._ssl,
             max_size=options.max_payload_bytes,
@@ -190,6 +211,51 @@ class OCPPServer(EventEmitter):
         self._sweeper = asyncio.ensure_future(self._sweep())
         self._logger.info("listening", host=host, port=self.port, profile=int(profile))
         return self.port
+
+    def cors(
+        self,
+        allowed_origins: Iterable[str] | None = None,
+        allowed_ips: Iterable[str] | None = None,
+        allowed_schemes: Iterable[str] | None = None,
+        trust_proxy: bool | Iterable[str] = False,
+    ) -> OCPPServer:
+        """Who may open a WebSocket, checked before the upgrade (403 otherwise):
+        page origins (requests without ``Origin``, i.e. stations, pass), client
+        addresses and CIDR ranges, ``"ws"``/``"wss"``. ``trust_proxy``: take the
+        address and scheme from ``X-Forwarded-For``/``-Proto`` (``True``: from any
+        peer; a list: from those proxies only); see :class:`CorsRules`. A new call
+        replaces the rules; ``cors()`` removes them."""
+        self._guards.cors = CorsRules.build(
+            allowed_origins, allowed_ips, allowed_schemes, trust_proxy
+        )
+        return self
+
+    def reconfigure(self, **options: Any) -> None:
+        """Change options of the running server (checked first; nothing changes if
+        one is wrong). ``rate_limit`` applies at once to every connection (each
+        starts with full buckets), the other guards to the next upgrade; the peer
+        options and ``protocols`` to connections made from now on. The rest is
+        fixed once the server is made (``update_tls`` changes TLS)."""
+        fixed = sorted(set(options) - RECONFIGURABLE)
+        if fixed:
+            raise TypeError(f"cannot reconfigure {', '.join(fixed)} on a server")
+        self._options = self._options.replace(**options)
+        self._peer_options = self._options.peer_options()
+        if "logging" in options:
+            self._logger = OCPPLogger(self._options.logging, "OCPPServer")
+        self._configure_guards()
+        if "rate_limit" in options:
+            for client in self._clients.values():
+                self._guards.attach(client)
+
+    def _configure_guards(self) -> None:
+        options = self._options
+        self._guards.configure(
+            options.rate_limit,  # type: ignore[arg-type]  # coerced by ServerOptions
+            options.connection_rate_limit,  # type: ignore[arg-type]
+            options.max_connections,
+            options.anomaly,  # type: ignore[arg-type]
+        )
 
     def mount(self, prefix: str, directory: str | Path) -> None:
         """Serve the files of ``directory`` under ``prefix`` to plain HTTP GETs on the
@@ -259,15 +325,9 @@ class OCPPServer(EventEmitter):
     # -- handshake -----------------------------------------------------------------------
 
     def _security_event(
-        self, kind: str, handshake: Handshake | None, reason: str, remote: Any
+        self, kind: str, identity: str | None, ip: str | None, details: Mapping[str, Any]
     ) -> None:
-        event = {
-            "type": kind,
-            "identity": handshake.identity if handshake else None,
-            "remote_address": remote,
-            "reason": reason,
-            "time": time.time(),
-        }
+        event = security_event(kind, identity, ip, details)
         self._logger.warn("security event", **event)
         self.emit("security_event", event)
 
@@ -286,13 +346,48 @@ class OCPPServer(EventEmitter):
             response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
         return response
 
+    def _refused(self, connection: ServerConnection, refusal: Refusal, ip: str | None) -> Response:
+        """Report ``refusal`` (one security event) and answer it."""
+        details = {**refusal.details, "status": refusal.status}
+        self._security_event(refusal.kind, None, ip, details)
+        response = self._refuse(connection, refusal.status, refusal.message)
+        if refusal.retry_after_ms is not None:
+            response.headers["Retry-After"] = str(math.ceil(refusal.retry_after_ms / 1000))
+        return response
+
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
-        if request.headers.get("Upgrade", "").lower() != "websocket":
+        """Screen every request before any auth work (duplicated headers, then for
+        upgrades the connection limits and CORS rules), then authenticate."""
+        headers = request.headers
+        peer = peer_host(connection.remote_address)
+        duplicate = duplicated_header(headers)
+        if duplicate is not None:
+            reason = f"duplicate {duplicate} header"
+            ip = self._guards.cors.client_ip(peer, headers)
+            return self._refused(
+                connection, Refusal(400, reason, "UPGRADE_ABORTED", {"reason": reason}), ip
+            )
+        if headers.get("Upgrade", "").lower() != "websocket":
             if self._routes or self._static:
                 return await self._http(request.path, request.headers)
             return None  # websockets answers 426 Upgrade Required
+        upgrading = self._upgrading + len(self._decisions)
+        ip, refusal = self._guards.screen(
+            headers, peer, self._ssl is not None, len(self._clients) + upgrading
+        )
+        if refusal is not None:
+            return self._refused(connection, refusal, ip)
+        self._upgrading += 1
+        try:
+            return await self._authenticate(connection, request, ip)
+        finally:
+            self._upgrading -= 1
+
+    async def _authenticate(
+        self, connection: ServerConnection, request: Request, ip: str | None
+    ) -> Response | None:
         remote = connection.remote_address
         certificate = connection.transport.get_extra_info("peercert") if self._ssl else None
         try:
@@ -305,7 +400,7 @@ class OCPPServer(EventEmitter):
                 security_profile=self._options.security_profile,
             )
         except ValueError as exc:
-            self._security_event("UPGRADE_ABORTED", None, str(exc), remote)
+            self._security_event("UPGRADE_ABORTED", None, ip, {"reason": str(exc), "status": 400})
             return self._refuse(connection, 400, str(exc))
         context = AuthContext(handshake)
         profile = self._options.security_profile
@@ -313,7 +408,7 @@ class OCPPServer(EventEmitter):
             handshake.password is None
         ):
             reason = "missing or malformed Basic credentials for this identity"
-            self._security_event("AUTH_FAILED", handshake, reason, remote)
+            self._auth_failed(handshake.identity, ip, 401, reason)
             return self._refuse(connection, 401, reason)
         if self._auth is None:
             context.accept()
@@ -325,14 +420,35 @@ class OCPPServer(EventEmitter):
             except Exception as exc:
                 self._logger.error("auth handler raised", error=repr(exc))
                 self.emit("error", exc)
+                details = {"reason": "the auth handler raised", "status": 500}
+                self._security_event("UPGRADE_ABORTED", handshake.identity, ip, details)
                 return self._refuse(connection, 500, "authentication failed")
             if not context.decided:
                 context.reject(401, "not accepted")
         if not context.accepted:
-            self._security_event("AUTH_FAILED", handshake, context.message, remote)
+            self._auth_failed(handshake.identity, ip, context.status, context.message)
             return self._refuse(connection, context.status, context.message)
         self._decisions[connection] = context
         return None
+
+    def _process_response(
+        self, connection: ServerConnection, request: Request, response: Response
+    ) -> None:
+        """An upgrade we accepted that websockets refused (a malformed WebSocket
+        request: bad key, version...) is a closed door too."""
+        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
+            return
+        context = self._decisions.pop(connection, None)
+        if context is not None:
+            reason = bytes(response.body or b"").decode(errors="replace").strip()
+            details = {"reason": reason, "status": response.status_code}
+            self._security_event(
+                "UPGRADE_ABORTED", context.identity, self._guards.ip(context), details
+            )
+
+    def _auth_failed(self, identity: str, ip: str | None, status: int, message: str) -> None:
+        self._security_event("AUTH_FAILED", identity, ip, {"code": status, "message": message})
+        self._guards.auth_failed(identity, ip)
 
     async def _http(self, path: str, request_headers: Headers) -> Response:
         handler = self._routes.get(urlsplit(path).path.rstrip("/") or "/")
@@ -377,9 +493,8 @@ class OCPPServer(EventEmitter):
             ours = ", ".join(self._options.protocols)
             reason = f"no common subprotocol (offered: {offered}; server: {ours})"
             reason = reason.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
-            self._security_event(
-                "UPGRADE_ABORTED", context.handshake, reason, connection.remote_address
-            )
+            ip = self._guards.ip(context)
+            self._security_event("UPGRADE_ABORTED", context.identity, ip, {"reason": reason})
             await connection.close(CLOSE_NO_SUBPROTOCOL, reason)
             return
         identity = context.identity
@@ -392,6 +507,8 @@ class OCPPServer(EventEmitter):
         transport = WebSocketTransport(direct)
         previous = self._clients.get(identity)
         self._clients[identity] = client
+        self._guards.attach(client)
+        self._guards.connected(client, previous)
         if previous is not None:
             self._logger.info(
                 "identity reconnected: closing the previous connection", identity=identity

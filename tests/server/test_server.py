@@ -81,7 +81,8 @@ async def test_bad_identity_is_refused_with_400(
         await wait(connect(f"ws://127.0.0.1:{server.port}{path}", subprotocols=["ocpp1.6"]))  # type: ignore[list-item]
     response = caught.value.response
     assert response.status_code == 400 and why in bytes(response.body or b"").decode()
-    assert events[0]["type"] == "UPGRADE_ABORTED"
+    assert events[0]["type"] == "UPGRADE_ABORTED" and events[0]["ip"] == "127.0.0.1"
+    assert why in events[0]["details"]["reason"] and events[0]["details"]["status"] == 400
 
 
 async def test_no_common_subprotocol_is_closed_with_a_reason_and_not_retried(
@@ -210,6 +211,7 @@ async def test_profile_1_basic_auth_with_colons_in_the_password(
     assert caught.value.status == caught.value.status_code == 401
     assert "Basic" in caught.value.headers["WWW-Authenticate"]
     assert events[0]["type"] == "AUTH_FAILED" and events[0]["identity"] == "CP-2"
+    assert events[0]["ip"] == "127.0.0.1" and events[0]["details"] == {"code": 401, "message": ""}
 
 
 async def test_profile_1_without_credentials_is_refused_before_the_handler(
