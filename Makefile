@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: test lint unit unit-pythons e2e runtime system-deps console bench clean
+.PHONY: test lint unit unit-pythons e2e runtime system-deps redis-server console bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
@@ -33,7 +33,13 @@ lint: $(STAMP)
 	$(PY) -m mypy
 	$(PY) -m mypy browser_ocpp  # the package on its own: it reads nothing outside itself
 
-unit: runtime
+# The adapter tests start their own redis-server (Debian's) on a free port; the
+# package's service is stopped if installing it started one.
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update -q && apt-get install -y -q redis-server \
+	  && { invoke-rc.d redis-server stop >/dev/null 2>&1 || true; }; }
+
+unit: runtime redis-server
 	$(PY) -m pytest -q tests
 
 # The other CPythons the package supports, where this machine has them (pyenv's
@@ -45,7 +51,7 @@ OTHER_PYTHONS := $(shell for v in 3.12 3.13 3.14; do \
       if "$$p" -c '' 2>/dev/null; then echo "$$p"; break; fi; \
     done; done)
 
-unit-pythons: runtime
+unit-pythons: runtime redis-server
 	@for p in $(OTHER_PYTHONS); do \
 	  v=$$("$$p" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); venv=.venv-$$v; \
 	  test -x $$venv/bin/python || "$$p" -m venv $$venv || exit 1; \

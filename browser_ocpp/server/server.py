@@ -36,6 +36,7 @@ from .tls import server_context, switch_context
 from .transport import OCPPServerConnection, SendBudget, WebSocketTransport
 
 if TYPE_CHECKING:
+    from ..adapters.base import Adapter
     from .metrics import ServerMetrics
 
 __all__ = ["OCPPServer", "OCPPServerClient"]
@@ -134,6 +135,7 @@ class OCPPServer(EventEmitter):
         self._started = time.monotonic()
         self._sweeper: asyncio.Task[None] | None = None
         self._server_tasks: set[asyncio.Task[Any]] = set()
+        self._adapter: Adapter | None = None
         self._guards = Guards(self)
         self._configure_guards()
         self._upgrading = 0  # upgrades past the connection limit, not yet decided
@@ -179,8 +181,11 @@ class OCPPServer(EventEmitter):
         self._auth = handler
         return handler
 
-    async def listen(self, port: int = 0, host: str = "127.0.0.1") -> int:
-        """Start listening; port 0 picks a free port. Returns the bound port."""
+    async def listen(
+        self, port: int = 0, host: str = "127.0.0.1", *, reuse_port: bool = False
+    ) -> int:
+        """Start listening; port 0 picks a free port. Returns the bound port.
+        ``reuse_port``: SO_REUSEPORT, so worker processes share the port."""
         if self._server is not None:
             raise RuntimeError("the server is already listening")
         options = self._options
@@ -204,11 +209,18 @@ class OCPPServer(EventEmitter):
             compression=None,
             extensions=server_extensions(CompressionOptions.coerce(options.compression)),
             server_header=None,
+            reuse_port=reuse_port,
             create_connection=OCPPServerConnection.factory(
                 budget=SendBudget(options.max_buffered_bytes)
             ),
         )
         self._sweeper = asyncio.ensure_future(self._sweep())
+        if self._adapter is not None:
+            try:
+                await self._adapter.start(self)
+            except BaseException:
+                await self.close()
+                raise
         self._logger.info("listening", host=host, port=self.port, profile=int(profile))
         return self.port
 
@@ -321,6 +333,8 @@ class OCPPServer(EventEmitter):
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        if self._adapter is not None:
+            await self._adapter.close()
 
     # -- handshake -----------------------------------------------------------------------
 
@@ -507,6 +521,8 @@ class OCPPServer(EventEmitter):
         transport = WebSocketTransport(direct)
         previous = self._clients.get(identity)
         self._clients[identity] = client
+        if self._adapter is not None:
+            self._adapter.connected(identity)
         self._guards.attach(client)
         self._guards.connected(client, previous)
         if previous is not None:
@@ -525,6 +541,8 @@ class OCPPServer(EventEmitter):
             if self._clients.get(identity) is client:
                 del self._clients[identity]
                 self._sessions.keep(identity, client.session, time.monotonic())
+                if self._adapter is not None:
+                    self._adapter.disconnected(identity)
 
     async def _sweep(self) -> None:
         """Drop sessions inactive for session_ttl_ms; close connections idle for
@@ -559,7 +577,10 @@ class OCPPServer(EventEmitter):
 
     async def send_to_client(self, identity: str, *args: Any, **options: Any) -> dict[str, Any]:
         """``client.call`` on the station ``identity``: ``(identity, protocol?, method,
-        params, timeout_ms=...)``; raises ConnectionClosedError if it is not connected."""
+        params, timeout_ms=...)``; raises ConnectionClosedError if it is not connected.
+        With an adapter, a station connected to another node answers through it."""
+        if self._adapter is not None and identity not in self._clients:
+            return await self._adapter.call(identity, args, options)
         return await self._client(identity).call(*args, **options)
 
     async def safe_send_to_client(
@@ -582,7 +603,8 @@ class OCPPServer(EventEmitter):
         **options: Any,
     ) -> dict[str, dict[str, Any] | Exception]:
         """Call ``method`` on many stations at once (at most ``concurrency`` in flight);
-        returns each identity's response payload or the error it got."""
+        returns each identity's response payload or the error it got. With an adapter,
+        stations on other nodes are sent the call in one pipeline per node."""
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be an integer of 1 or more, not {concurrency!r}")
         limit = asyncio.Semaphore(concurrency)
@@ -595,8 +617,43 @@ class OCPPServer(EventEmitter):
                     return exc
 
         targets = list(dict.fromkeys(identities))
-        results = await asyncio.gather(*(one(identity) for identity in targets))
-        return dict(zip(targets, results, strict=True))
+        adapter = self._adapter
+        local = targets if adapter is None else [i for i in targets if i in self._clients]
+        remote = [] if adapter is None else [i for i in targets if i not in self._clients]
+        here, elsewhere = await asyncio.gather(
+            asyncio.gather(*(one(identity) for identity in local)),
+            adapter.call_many(remote, (method, params), options) if adapter and remote else _none(),
+        )
+        results = dict(zip(local, here, strict=True)) | (elsewhere or {})
+        return {identity: results[identity] for identity in targets}
+
+    def set_adapter(self, adapter: Adapter) -> None:
+        """Join other servers through ``adapter`` (``browser_ocpp.adapters.RedisAdapter``):
+        ``send_to_client``, ``safe_send_to_client`` and ``broadcast_batch`` then reach
+        stations connected to any of them, and a station connecting here is closed
+        (4000) where it was connected before. Set before :meth:`listen`, which starts it."""
+        from ..adapters.base import Adapter
+
+        if not isinstance(adapter, Adapter):
+            raise TypeError(f"not an adapter: {adapter!r}")
+        if self._server is not None:
+            raise RuntimeError("set the adapter before listen()")
+        self._adapter = adapter
+
+    @property
+    def adapter(self) -> Adapter | None:
+        return self._adapter
+
+    async def adapter_metrics(self) -> dict[str, Any] | None:
+        """The adapter's figures (nodes alive, messages pending per node, presence
+        entries); None without an adapter, or when it cannot tell (logged)."""
+        if self._adapter is None:
+            return None
+        try:
+            return await self._adapter.metrics()
+        except Exception as exc:
+            self._logger.warn("adapter metrics failed", error=repr(exc))
+            return None
 
     def stats(self) -> dict[str, Any]:
         """Live figures: stations connected, sessions, sockets, buffered bytes, memory,
@@ -620,6 +677,10 @@ class OCPPServer(EventEmitter):
         if cpu is not None:
             figures["cpu_usage"] = cpu
         return figures
+
+
+async def _none() -> None:
+    return None
 
 
 def _memory_usage() -> dict[str, int]:
