@@ -67,13 +67,15 @@ class StationConfig:
 
 @dataclass(frozen=True, slots=True)
 class ConfigKey:
-    """One configuration value: its 1.6 key and, if 2.x has it, component/variable."""
+    """One configuration value: its 1.6 key and, if 2.x has it, component/variable
+    (and the variable's instance, for those the device model names with one)."""
 
     key: str
     component: str | None
     variable: str | None
     kind: ValueKind
     readonly: bool = False
+    instance: str | None = None
 
 
 CONFIG_KEYS: tuple[ConfigKey, ...] = (
@@ -87,13 +89,33 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("AuthorizeRemoteTxRequests", "AuthCtrlr", "AuthorizeRemoteStart", "bool"),
     ConfigKey("LocalAuthorizeOffline", "AuthCtrlr", "LocalAuthorizeOffline", "bool"),
     ConfigKey("LocalPreAuthorize", "AuthCtrlr", "LocalPreAuthorize", "bool"),
+    ConfigKey("AllowOfflineTxForUnknownId", "AuthCtrlr", "OfflineTxForUnknownIdEnabled", "bool"),
     ConfigKey("AuthorizationCacheEnabled", "AuthCacheCtrlr", "Enabled", "bool"),
+    ConfigKey("LocalAuthListEnabled", "LocalAuthListCtrlr", "Enabled", "bool"),
+    ConfigKey(
+        "TransactionMessageAttempts",
+        "OCPPCommCtrlr",
+        "MessageAttempts",
+        "int",
+        instance="TransactionEvent",
+    ),
+    ConfigKey(
+        "TransactionMessageRetryInterval",
+        "OCPPCommCtrlr",
+        "MessageAttemptInterval",
+        "seconds",
+        instance="TransactionEvent",
+    ),
     ConfigKey("ResetRetries", "OCPPCommCtrlr", "ResetRetries", "int"),
     ConfigKey("NumberOfConnectors", None, None, "int", readonly=True),
     ConfigKey("SupportedFeatureProfiles", None, None, "string", readonly=True),
 )
-"""Every key the station knows.  Only HeartbeatInterval, MeterValueSampleInterval,
-MeterValuesSampledData, AuthorizeRemoteTxRequests and StopTransactionOnInvalidId
+"""Every key the station knows.  HeartbeatInterval, MeterValueSampleInterval,
+MeterValuesSampledData, AuthorizeRemoteTxRequests, StopTransactionOnInvalidId, the
+authorization keys (LocalAuthorizeOffline, LocalPreAuthorize, AllowOfflineTxForUnknownId,
+AuthorizationCacheEnabled, LocalAuthListEnabled) and the retry keys of transaction
+messages (TransactionMessageAttempts and TransactionMessageRetryInterval; in 2.x
+OCPPCommCtrlr.MessageAttempts and MessageAttemptInterval, instance TransactionEvent)
 change behaviour; the others are stored and reported."""
 
 
@@ -110,7 +132,11 @@ def default_configuration(config: StationConfig) -> dict[str, str]:
         "AuthorizeRemoteTxRequests": "false",
         "LocalAuthorizeOffline": "true",
         "LocalPreAuthorize": "false",
-        "AuthorizationCacheEnabled": "false",
+        "AllowOfflineTxForUnknownId": "false",
+        "AuthorizationCacheEnabled": "true",
+        "LocalAuthListEnabled": "true",
+        "TransactionMessageAttempts": "3",
+        "TransactionMessageRetryInterval": "60",
         "ResetRetries": "1",
         "NumberOfConnectors": str(config.connectors),
         "SupportedFeatureProfiles": "Core,RemoteTrigger",
@@ -141,9 +167,13 @@ def find_key(key: str) -> ConfigKey | None:
     return _BY_KEY.get(key.lower())
 
 
-def find_variable(component: str, variable: str) -> ConfigKey | None:
-    """The entry of a 2.x component/variable pair (case-insensitive)."""
-    return _BY_VARIABLE.get((component.lower(), variable.lower()))
+def find_variable(component: str, variable: str, instance: str | None = None) -> ConfigKey | None:
+    """The entry of a 2.x component/variable pair (case-insensitive); an instance, when
+    given, must be the entry's (a request without one finds the entry all the same)."""
+    found = _BY_VARIABLE.get((component.lower(), variable.lower()))
+    if found is None or instance is None:
+        return found
+    return found if (found.instance or "").lower() == instance.lower() else None
 
 
 def is_known_component(component: str) -> bool:

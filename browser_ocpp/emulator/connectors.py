@@ -49,6 +49,10 @@ class Connector:
     """A transaction ended while the cable stayed plugged (Finishing)."""
     seq_no: int = 0
     """Next 2.x TransactionEvent seqNo of the running transaction."""
+    transaction_key: str | None = None
+    """The station's own key of the running transaction: in 2.x its transactionId; in
+    1.6 it stays when the CSMS's id arrives (``transaction_id`` holds the key until
+    then, for a transaction started offline)."""
     remote_start_id: int | None = None
     id_token: dict[str, Any] | None = field(default=None, repr=False)
     """The 2.x idToken object of the running transaction."""

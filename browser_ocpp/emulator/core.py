@@ -1,4 +1,5 @@
-"""The station's state and plumbing: listeners, configuration, calls, statuses.
+"""The station's state and plumbing: listeners, configuration, calls, statuses, the
+transaction queue and the authorization stores.
 
 :class:`StationCore` is the base of :class:`~browser_ocpp.emulator.Station`.
 """
@@ -11,9 +12,12 @@ from typing import Any
 
 from ..peer.client import RPCClient
 from ..peer.events import FrameEvent
+from ..peer.peer import State
 from . import messages as msg
+from .auth import Authorization, IdInfo
 from .config import ConfigKey, StationConfig, default_configuration, entry, normalize
 from .connectors import Connector, ConnectorStatus, derive_status, v2_status
+from .txqueue import QueuedMessage, TransactionQueue
 
 __all__ = ["Action", "Payload", "StationCore"]
 
@@ -32,12 +36,22 @@ class StationCore:
         self.boot_status: str | None = None
         self.configuration: dict[str, str] = default_configuration(self.config)
         self.booted = False
-        """Whether the CSMS accepted the BootNotification since the last start()."""
+        """Whether the CSMS accepted the BootNotification since the station powered up
+        or last rebooted (a reconnect keeps it: no new boot)."""
         self.reset_when_idle = False
         """A 2.x Reset(OnIdle) waits for the running transactions to end."""
         self._change_listeners: list[Callable[[], None]] = []
         self._activity_listeners: list[Callable[[str], None]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()  # loops and actions: stop() cancels
+        self.auth = Authorization()
+        """The authorization cache and the local list (see :mod:`.auth`)."""
+        self.queue = TransactionQueue(
+            self._deliver, self._queue_ready, self._retry, self._queue_trouble
+        )
+        """Transaction messages waiting to be delivered, in order (see :mod:`.txqueue`)."""
+        self._offline = False  # set_offline(True): the connection is kept down
+        self._reported: dict[int, str] = {}  # last status the CSMS got, per connector (0: station)
+        self._tasks: set[asyncio.Task[Any]] = set()  # loops and actions: shutdown() cancels
+        self._link_tasks: set[asyncio.Task[Any]] = set()  # need the connection: stop() cancels
         self._calls: set[asyncio.Task[Any]] = set()  # calls in flight: run to their end
         self._after_reply: dict[str, Action] = {}
         self._heartbeat_wake = asyncio.Event()
@@ -83,6 +97,17 @@ class StationCore:
     @property
     def v16(self) -> bool:
         return msg.is_v16(self.protocol)
+
+    @property
+    def online(self) -> bool:
+        """Whether the station can reach the CSMS now (connected, not set offline)."""
+        return self.client.state is State.OPEN and not self._offline
+
+    @property
+    def offline(self) -> bool:
+        """Whether :meth:`~browser_ocpp.emulator.Station.set_offline` keeps the
+        connection down."""
+        return self._offline
 
     @property
     def heartbeat_interval_s(self) -> float:
@@ -141,14 +166,19 @@ class StationCore:
 
     # -- tasks and calls -----------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, Any], *, link: bool = False) -> asyncio.Task[Any]:
+        """Run ``coro`` as a station task; ``link``: one that needs the connection
+        (stop() cancels those; shutdown() cancels every task)."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
+        if link:
+            self._link_tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._link_tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             error = task.exception()
             self.client.logger.error("emulator task failed", error=repr(error))
@@ -174,6 +204,65 @@ class StationCore:
             self.note(f"{action} failed: {error}")
             return None
 
+    # -- transaction messages ------------------------------------------------------------
+
+    def enqueue(
+        self,
+        action: str,
+        payload: Payload,
+        connector: Connector,
+        *,
+        assigns_id: bool = False,
+        droppable: bool = False,
+    ) -> QueuedMessage:
+        """Queue a transaction message of ``connector``'s running transaction.
+
+        In 1.6 the transaction's messages after StartTransaction get the CSMS's
+        ``transactionId`` written in when they are sent.
+        """
+        needs_id = self.v16 and action in ("StopTransaction", "MeterValues")
+        message = QueuedMessage(
+            action,
+            payload,
+            transaction=connector.transaction_key,
+            assigns_id=assigns_id,
+            needs_id=needs_id,
+            droppable=droppable,
+        )
+        if not self.online and not droppable:
+            self.note(f"{action} queued: offline ({len(self.queue) + 1} waiting)")
+        return self.queue.put(message)
+
+    def _queue_trouble(self, line: str) -> None:
+        """A transaction message failed or was dropped: a warning and an activity line."""
+        self.client.logger.warn("emulator: transaction message", problem=line)
+        self.note(line)
+
+    def _queue_ready(self) -> bool:
+        return self.online and self.booted
+
+    def _retry(self) -> tuple[int, float]:
+        """TransactionMessageAttempts and TransactionMessageRetryInterval."""
+        try:
+            attempts = int(self.configuration.get("TransactionMessageAttempts", "1"))
+        except ValueError:
+            attempts = 1
+        return attempts, self._seconds("TransactionMessageRetryInterval")
+
+    async def _deliver(self, message: QueuedMessage, payload: Payload) -> Payload:
+        """Send one queued message (the queue handles failures); learn from the answer."""
+        answer: Payload = await self.client.call(
+            message.action, payload, idempotency_key=message.message_id
+        )
+        self.learn(msg.token_of(payload), answer)
+        return answer
+
+    def learn(self, tag: str | None, answer: Payload) -> None:
+        """Cache what the CSMS answered of ``tag`` (AuthorizationCacheEnabled)."""
+        info = IdInfo.parse(answer.get("idTagInfo", answer.get("idTokenInfo")))
+        if tag is not None and info is not None and self._flag("AuthorizationCacheEnabled"):
+            self.auth.remember(tag, info)
+
     def after_reply(self, message_id: str, action: Action) -> None:
         """Run ``action`` once the response to CALL ``message_id`` has been sent."""
         self._after_reply[message_id] = action
@@ -188,7 +277,8 @@ class StationCore:
 
     async def refresh(self, connector: Connector) -> None:
         """Derive the connector's status; report it if it changed (2.x: if its 2.x
-        spelling changed), once the CSMS has accepted the station."""
+        spelling changed), once the CSMS has accepted the station (offline: on
+        reconnect)."""
         self._changed()
         old, new = connector.status, derive_status(connector)
         if new is not old:
@@ -209,21 +299,36 @@ class StationCore:
             if self.booted and self.v16:
                 await self.send_station_status()
 
-    async def send_statuses(self) -> None:
-        """StatusNotification of every connector (and, in 1.6, of the station, 0)."""
-        if self.v16:
+    async def send_statuses(self, *, changed_only: bool = False) -> None:
+        """StatusNotification of every connector (and, in 1.6, of the station, 0);
+        ``changed_only``: of those whose status differs from the one last reported
+        (after a reconnect: what changed while offline)."""
+        if self.v16 and not (changed_only and self._is_reported(0, self._station_status)):
             await self.send_station_status()
         for connector in self.connectors:
-            await self.send_status(connector)
+            if not (changed_only and self._is_reported(connector.id, connector.status)):
+                await self.send_status(connector)
+
+    def _spelled(self, status: ConnectorStatus) -> str:
+        return status.value if self.v16 else v2_status(status)
+
+    def _is_reported(self, number: int, status: ConnectorStatus) -> bool:
+        return self._reported.get(number) == self._spelled(status)
 
     async def send_status(self, connector: Connector) -> None:
-        payload = msg.status_notification(self.protocol, connector.id, connector.status)
-        await self._call("StatusNotification", payload)
+        """The connector's StatusNotification; offline, none (it goes on reconnect)."""
+        await self._send_status(connector.id, connector.status)
 
     async def send_station_status(self) -> None:
         """1.6 StatusNotification of connector 0 (the whole station)."""
-        payload = msg.status_notification(self.protocol, 0, self._station_status)
-        await self._call("StatusNotification", payload)
+        await self._send_status(0, self._station_status)
+
+    async def _send_status(self, number: int, status: ConnectorStatus) -> None:
+        if not self.online:
+            return
+        payload = msg.status_notification(self.protocol, number, status)
+        if await self._call("StatusNotification", payload) is not None:
+            self._reported[number] = self._spelled(status)
 
     async def send_heartbeat(self) -> None:
         await self._call("Heartbeat", {})

@@ -78,7 +78,8 @@ def _by_transaction(station: Station, transaction_id: str) -> Connector | None:
 
 
 def clear_cache(station: Station, ctx: HandlerContext) -> Payload:
-    station.note("ClearCache requested by CSMS")
+    station.auth.clear_cache()
+    station.note("ClearCache requested by CSMS: the authorization cache is empty")
     return {"status": "Accepted"}
 
 
@@ -282,7 +283,8 @@ def change_availability_2(station: Station, ctx: HandlerContext) -> Payload:
 
 
 def _variable_status(component: Payload, variable: Payload, item: Payload) -> tuple[str, Any]:
-    entry = find_variable(str(component["name"]), str(variable["name"]))
+    instance = variable.get("instance")
+    entry = find_variable(str(component["name"]), str(variable["name"]), instance)
     if entry is None:
         known = is_known_component(str(component["name"]))
         return ("UnknownVariable" if known else "UnknownComponent"), None

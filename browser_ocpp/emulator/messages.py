@@ -25,6 +25,7 @@ __all__ = [
     "status_notification",
     "stop_transaction",
     "timestamp",
+    "token_of",
     "transaction_event",
 ]
 
@@ -65,6 +66,17 @@ def timestamp() -> str:
 def id_token(tag: str) -> Payload:
     """A 2.x idToken for an RFID tag."""
     return {"idToken": tag, "type": "ISO14443"}
+
+
+def token_of(payload: Payload) -> str | None:
+    """The idTag (1.6) or idToken (2.x) a payload carries, if any."""
+    tag = payload.get("idTag")
+    if isinstance(tag, str):
+        return tag
+    token = payload.get("idToken")
+    if isinstance(token, dict) and isinstance(token.get("idToken"), str):
+        return str(token["idToken"])
+    return None
 
 
 def is_accepted(response: Payload) -> bool:
@@ -157,13 +169,11 @@ def _sample(
 def meter_values(
     protocol: str | None, connector: Connector, context: str, measurands: Iterable[str]
 ) -> Payload:
-    """MeterValues of a connector (1.6 names its transaction, if any)."""
+    """MeterValues of a connector (in 1.6, one of a transaction gets its
+    ``transactionId`` from the transaction queue when it is sent)."""
     sample = _sample(protocol, connector, context, measurands)
     if is_v16(protocol):
-        payload: Payload = {"connectorId": connector.id, "meterValue": [sample]}
-        if connector.transaction_id is not None:
-            payload["transactionId"] = int(connector.transaction_id)
-        return payload
+        return {"connectorId": connector.id, "meterValue": [sample]}
     return {"evseId": connector.id, "meterValue": [sample]}
 
 
@@ -177,12 +187,10 @@ def start_transaction(connector: Connector, id_tag: str) -> Payload:
     }
 
 
-def stop_transaction(
-    connector: Connector, transaction_id: str, reason: str, measurands: Iterable[str]
-) -> Payload:
-    """1.6 StopTransaction, with the closing meter sample as transactionData."""
+def stop_transaction(connector: Connector, reason: str, measurands: Iterable[str]) -> Payload:
+    """1.6 StopTransaction, with the closing meter sample as transactionData (its
+    ``transactionId`` is written in by the transaction queue when it is sent)."""
     payload: Payload = {
-        "transactionId": int(transaction_id),
         "meterStop": int(connector.energy_wh),
         "timestamp": timestamp(),
         "reason": STOP_REASONS[reason][0],
@@ -203,8 +211,10 @@ def transaction_event(
     *,
     context: str | None = None,
     stopped_reason: str | None = None,
+    offline: bool = False,
 ) -> Payload:
-    """2.x TransactionEvent; takes the connector's next seqNo."""
+    """2.x TransactionEvent; takes the connector's next seqNo.  ``offline``: the event
+    happened while the station could not reach the CSMS."""
     info: Payload = {"transactionId": transaction_id, "chargingState": charging_state(connector)}
     if stopped_reason is not None:
         info["stoppedReason"] = stopped_reason
@@ -219,6 +229,8 @@ def transaction_event(
         "evse": {"id": connector.id, "connectorId": 1},
     }
     connector.seq_no += 1
+    if offline:
+        payload["offline"] = True
     if context is not None:
         payload["meterValue"] = [_sample(protocol, connector, context, measurands)]
     if connector.id_token is not None and trigger in _TOKEN_TRIGGERS:

@@ -1,20 +1,29 @@
 """Connectors in use: plug, authorize, transactions, meter samples, availability.
 
 :class:`Sessions` is the part of :class:`~browser_ocpp.emulator.Station` that
-charges; 1.6 and 2.x differ only in the messages sent.
+charges; 1.6 and 2.x differ only in the messages sent.  Charging goes on offline:
+transaction messages wait in the station's queue, idTags are authorized locally.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
+from datetime import UTC, datetime
 
+from ..rpc.errors import CallTimeoutError, ConnectionClosedError, RPCGenericTransportError
 from . import messages as msg
+from .auth import offline_refusal
 from .connectors import Connector
 from .core import Payload, StationCore
 from .meter import advance
+from .txqueue import QueuedMessage
 
 __all__ = ["Sessions"]
+
+_LOCAL_IDS = itertools.count(1)
+"""1.6 keys of transactions (``local-1``...), unique in the process."""
 
 
 class Sessions(StationCore):
@@ -56,16 +65,59 @@ class Sessions(StationCore):
         await self.refresh(connector)
 
     async def authorize(self, id_tag: str) -> bool:
-        """Ask the CSMS whether ``id_tag`` may charge."""
-        return await self._authorize(msg.id_token(id_tag))
+        """Ask the CSMS whether ``id_tag`` may charge (False if it could not be asked)."""
+        return bool(await self._authorize(msg.id_token(id_tag)))
 
-    async def _authorize(self, token: Payload) -> bool:
-        response = await self._call("Authorize", msg.authorize(self.protocol, token))
-        if response is None:
+    async def _authorize(self, token: Payload) -> bool | None:
+        """The CSMS's verdict on ``token``; None if it could not be reached (offline, no
+        answer in time), so the station decides locally."""
+        action = "Authorize"
+        try:
+            response = await self.client.call(action, msg.authorize(self.protocol, token))
+        except (ConnectionClosedError, CallTimeoutError, RPCGenericTransportError) as exc:
+            self.note(f"{action} failed: {type(exc).__name__}: {exc}")
+            return None
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            self.client.logger.warn("emulator: call failed", action=action, error=error)
+            self.note(f"{action} failed: {error}")
             return False
         info = response.get("idTagInfo") or response.get("idTokenInfo") or {}
         self.note(f"Authorize {token['idToken']}: {info.get('status')}")
+        self.learn(str(token["idToken"]), response)
         return msg.is_accepted(response)
+
+    async def _authorization_refusal(self, token: Payload) -> str | None:
+        """Why ``token`` may not start a transaction now; None if it may.
+
+        Online the CSMS decides (Authorize), unless LocalPreAuthorize lets a valid
+        entry of the local list or cache start at once; offline (or without an answer)
+        the station decides from those (LocalAuthorizeOffline, AllowOfflineTxForUnknownId).
+        """
+        tag = str(token["idToken"])
+        known = self.auth.lookup(
+            tag,
+            cache=self._flag("AuthorizationCacheEnabled"),
+            local_list=self._flag("LocalAuthListEnabled"),
+        )
+        now = datetime.now(UTC)
+        if self.online:
+            if self._flag("LocalPreAuthorize") and known is not None and known.valid(now):
+                self.note(f"{tag} authorized locally (LocalPreAuthorize)")
+                return None
+            verdict = await self._authorize(token)
+            if verdict is not None:
+                return None if verdict else f"{tag} is not authorized"
+        refusal = offline_refusal(
+            tag,
+            known,
+            now,
+            local_authorize_offline=self._flag("LocalAuthorizeOffline"),
+            allow_unknown=self._flag("AllowOfflineTxForUnknownId"),
+        )
+        if refusal is None:
+            self.note(f"{tag} authorized offline ({'known' if known else 'unknown'} idTag)")
+        return refusal
 
     def claim(self, connector_id: int | None) -> Connector | None:
         """Reserve a connector for a remote start: ``connector_id``'s, else the first
@@ -126,8 +178,8 @@ class Sessions(StationCore):
         tag = str(token["idToken"])
         where = f"Connector {connector.id}"
         refusal = self.refusal(connector)
-        if refusal is None and authorize and not await self._authorize(token):
-            refusal = f"{tag} is not authorized"
+        if refusal is None and authorize:
+            refusal = await self._authorization_refusal(token)
         if refusal is None:
             await self._plug(connector)
             refusal = self.refusal(connector)
@@ -135,20 +187,22 @@ class Sessions(StationCore):
             self.note(f"{where}: start refused: {refusal}")
             return False
         loop = asyncio.get_running_loop()
+        key = self._transaction_key()
+        connector.transaction_key = connector.transaction_id = key
         connector.meter_start_wh = int(connector.energy_wh)
         connector.id_tag, connector.id_token = tag, token
         connector.remote_start_id, connector.seq_no = remote_start_id, 0
         connector.ev_suspended = connector.finished = False
         connector.started_at = connector.updated_at = loop.time()
-        accepted = await self._send_start(connector, tag, trigger)
-        if accepted is None:
-            connector.id_tag = connector.id_token = connector.remote_start_id = None
-            connector.transaction_id = None
-            self.note(f"{where}: start failed: no answer from the CSMS")
-            await self.refresh(connector)
-            return False
+        advance(connector, self.config, loop.time())  # power on
+        message = self._queue_start(connector, tag, trigger)
+        answer = await self.queue.first_outcome(message)
         self.note(f"{where}: transaction {connector.transaction_id} started for {tag}")
-        if not accepted:
+        if answer is None:
+            self.note(
+                f"{where}: the CSMS has not answered yet: {message.action} waits in the queue"
+            )
+        elif not msg.is_accepted(answer):
             self.note(f"{where}: the CSMS did not accept {tag}")
             if self._flag("StopTransactionOnInvalidId"):
                 await self._stop(connector, "DeAuthorized")
@@ -158,28 +212,59 @@ class Sessions(StationCore):
         self._start_meter(connector)
         return True
 
-    async def _send_start(self, connector: Connector, tag: str, trigger: str) -> bool | None:
-        """StartTransaction / TransactionEvent(Started); whether the token is accepted,
-        None if the call failed (the transaction then never started)."""
+    def _transaction_key(self) -> str:
+        """A new transaction's key: its transactionId in 2.x, the station's own in 1.6."""
         if self.v16:
-            response = await self._call("StartTransaction", msg.start_transaction(connector, tag))
-            if response is None:
-                return None
-            connector.transaction_id = str(response["transactionId"])
-            return msg.is_accepted(response)
-        connector.transaction_id = str(uuid.uuid4())
-        advance(connector, self.config, asyncio.get_running_loop().time())  # power on
-        payload = msg.transaction_event(
-            self.protocol,
-            connector,
-            connector.transaction_id,
-            "Started",
-            trigger,
-            self._measurands(),
-            context="Transaction.Begin",
-        )
-        response = await self._call("TransactionEvent", payload)
-        return None if response is None else msg.is_accepted(response)
+            return f"local-{next(_LOCAL_IDS)}"
+        return str(uuid.uuid4())
+
+    def _queue_start(self, connector: Connector, tag: str, trigger: str) -> QueuedMessage:
+        """StartTransaction / TransactionEvent(Started) into the transaction queue."""
+        key = connector.transaction_key
+        assert key is not None
+
+        def answered(answer: Payload, late: bool) -> None:
+            self._start_answered(connector, key, answer, late)
+
+        if self.v16:
+            payload = msg.start_transaction(connector, tag)
+            message = self.enqueue("StartTransaction", payload, connector, assigns_id=True)
+        else:
+            payload = msg.transaction_event(
+                self.protocol,
+                connector,
+                key,
+                "Started",
+                trigger,
+                self._measurands(),
+                context="Transaction.Begin",
+                offline=not self.online,
+            )
+            message = self.enqueue("TransactionEvent", payload, connector)
+        message.on_answer = answered
+        return message
+
+    def _start_answered(self, connector: Connector, key: str, answer: Payload, late: bool) -> None:
+        """The CSMS answered a transaction's start: 1.6 learns the transaction's id; a
+        late refusal of the idTag ends the transaction if it still runs (and
+        StopTransactionOnInvalidId says so)."""
+        running = connector.transaction_key == key
+        transaction_id = self.queue.transaction_ids.get(key)
+        if running and transaction_id is not None:
+            connector.transaction_id = str(transaction_id)
+            self.note(
+                f"Connector {connector.id}: transaction {key} is {transaction_id} at the CSMS"
+            )
+            self._changed()
+        if late and running and not msg.is_accepted(answer):
+            self.note(f"Connector {connector.id}: the CSMS did not accept {connector.id_tag}")
+            if self._flag("StopTransactionOnInvalidId"):
+                self._spawn(self._deauthorize(connector, key))
+
+    async def _deauthorize(self, connector: Connector, key: str) -> None:
+        async with self._locks[connector.id]:
+            if connector.transaction_key == key:
+                await self._stop(connector, "DeAuthorized")
 
     async def stop_transaction(self, connector_id: int, reason: str = "Local") -> None:
         """End the connector's transaction; the cable stays in (Finishing)."""
@@ -199,31 +284,34 @@ class Sessions(StationCore):
                 await self._stop(connector, reason)
 
     async def _stop(self, connector: Connector, reason: str) -> None:
-        transaction_id = connector.transaction_id
-        assert transaction_id is not None
+        transaction_id, key = connector.transaction_id, connector.transaction_key
+        assert transaction_id is not None and key is not None
         advance(connector, self.config, asyncio.get_running_loop().time())
         connector.power_w = 0.0
         task = self._meter_tasks.pop(connector.id, None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
         if self.v16:
-            payload = msg.stop_transaction(connector, transaction_id, reason, self._measurands())
+            payload = msg.stop_transaction(connector, reason, self._measurands())
+            message = self.enqueue("StopTransaction", payload, connector)
             connector.transaction_id, connector.ev_suspended = None, False
-            await self._call("StopTransaction", payload)
         else:
             connector.transaction_id, connector.ev_suspended = None, False
             _, stopped, trigger = msg.STOP_REASONS[reason]
             payload = msg.transaction_event(
                 self.protocol,
                 connector,
-                transaction_id,
+                key,
                 "Ended",
                 trigger,
                 self._measurands(),
                 context="Transaction.End",
                 stopped_reason=stopped,
+                offline=not self.online,
             )
-            await self._call("TransactionEvent", payload)
+            message = self.enqueue("TransactionEvent", payload, connector)
+        connector.transaction_key = None
+        await self.queue.first_outcome(message)
         kwh = (connector.energy_wh - connector.meter_start_wh) / 1000
         self.note(
             f"Connector {connector.id}: transaction {transaction_id} stopped ({reason}), "
@@ -263,8 +351,9 @@ class Sessions(StationCore):
                 "Updated",
                 "ChargingStateChanged",
                 self._measurands(),
+                offline=not self.online,
             )
-            await self._call("TransactionEvent", payload)
+            self.enqueue("TransactionEvent", payload, connector)
         await self.refresh(connector)
 
     async def set_fault(self, connector_id: int, faulted: bool) -> None:
@@ -302,24 +391,31 @@ class Sessions(StationCore):
         advance(connector, self.config, asyncio.get_running_loop().time())
         self._changed()
         payload = msg.meter_values(self.protocol, connector, "Other", self._measurands())
+        if connector.transaction_key is not None and self.v16:  # names the transaction
+            await self.queue.first_outcome(self.enqueue("MeterValues", payload, connector))
+            return
         await self._call("MeterValues", payload)
 
     async def send_sample(self, connector: Connector, triggered: bool) -> None:
-        """One sample: 2.x sends a transaction's periodic samples as TransactionEvent
-        (Updated); MeterValues otherwise (context Trigger when the CSMS asked)."""
-        transaction_id = connector.transaction_id
-        if transaction_id is not None and not triggered and not self.v16:
-            await self.send_transaction_update(connector, "MeterValuePeriodic", "Sample.Periodic")
-            return
+        """One sample: periodic, or (``triggered``) one the CSMS asked for with
+        TriggerMessage.  A transaction's sample is a transaction message (queued): a
+        MeterValues naming it in 1.6, a TransactionEvent(Updated) in 2.x (a triggered
+        2.x MeterValues stays a MeterValues, sent at once)."""
         context = "Trigger" if triggered else "Sample.Periodic"
+        if connector.transaction_key is not None and not self.v16 and not triggered:
+            await self.send_transaction_update(connector, "MeterValuePeriodic", context)
+            return
         payload = msg.meter_values(self.protocol, connector, context, self._measurands())
+        if connector.transaction_key is not None and self.v16:
+            self.enqueue("MeterValues", payload, connector, droppable=not triggered)
+            return
         await self._call("MeterValues", payload)
 
     async def send_transaction_update(
         self, connector: Connector, trigger: str, context: str
     ) -> None:
-        """2.x TransactionEvent(Updated) with a meter sample."""
-        transaction_id = connector.transaction_id
+        """2.x TransactionEvent(Updated) with a meter sample (queued)."""
+        transaction_id = connector.transaction_key
         if transaction_id is None:
             return
         payload = msg.transaction_event(
@@ -330,27 +426,28 @@ class Sessions(StationCore):
             trigger,
             self._measurands(),
             context=context,
+            offline=not self.online,
         )
-        await self._call("TransactionEvent", payload)
+        self.enqueue("TransactionEvent", payload, connector, droppable=trigger != "Trigger")
 
     def _start_meter(self, connector: Connector) -> None:
         task = self._meter_tasks.get(connector.id)
         if task is None or task.done():
             self._meter_tasks[connector.id] = self._spawn(
-                self._meter_loop(connector, connector.transaction_id)
+                self._meter_loop(connector, connector.transaction_key)
             )
 
-    async def _meter_loop(self, connector: Connector, transaction_id: str | None) -> None:
-        """Energy ticks while the transaction runs; samples go out every interval."""
+    async def _meter_loop(self, connector: Connector, key: str | None) -> None:
+        """Energy ticks while the transaction runs (offline too); samples every interval."""
         loop = asyncio.get_running_loop()
         last_sent = loop.time()
-        while connector.transaction_id == transaction_id:
+        while connector.transaction_key == key:
             interval = self.meter_interval_s
             wait = self.tick_s
             if interval > 0:
                 wait = max(0.0, min(wait, last_sent + interval - loop.time()))
             await asyncio.sleep(wait)
-            if connector.transaction_id != transaction_id:
+            if connector.transaction_key != key:
                 return
             full = advance(connector, self.config, loop.time())
             self._changed()

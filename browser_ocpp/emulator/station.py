@@ -1,5 +1,5 @@
-"""The emulated charging station: lifecycle (boot, heartbeat, reset) on top of
-:class:`~browser_ocpp.emulator.sessions.Sessions` (charging) and
+"""The emulated charging station: lifecycle (boot, reconnect, heartbeat, reset, going
+offline) on top of :class:`~browser_ocpp.emulator.sessions.Sessions` (charging) and
 :class:`~browser_ocpp.emulator.core.StationCore` (state and plumbing).
 
 Runs on any :class:`~browser_ocpp.peer.RPCClient` (the browser client or the
@@ -12,6 +12,8 @@ import asyncio
 from typing import Any
 
 from ..peer.client import RPCClient
+from ..peer.events import OpenEvent
+from ..peer.peer import State
 from . import messages as msg
 from .config import StationConfig, entry
 from .handlers import install
@@ -23,16 +25,23 @@ __all__ = ["Station"]
 class Station(Sessions):
     """A charging station on ``client``; call :meth:`start` after each connect.
 
-    Public state: ``config``, ``client``, ``connectors``, ``boot_status``,
-    ``heartbeat_interval_s``, ``configuration``; listeners: :meth:`on_change`,
-    :meth:`on_activity`.  The CSMS's commands are answered by handlers registered
-    on the client (see :mod:`browser_ocpp.emulator.handlers`).
+    The station lives on while its connection comes and goes, as a real one does:
+    it boots once (after power-up or a reset), and a later :meth:`start` after a
+    reconnect resumes without a BootNotification (OCPP-J 1.6 and 2.x, "Reconnecting").
+    While it cannot reach the CSMS it keeps charging and metering, queues its
+    transaction messages (``queue``) and authorizes locally (``auth``).
+
+    Public state: ``config``, ``client``, ``connectors``, ``boot_status``, ``booted``,
+    ``online``, ``offline``, ``heartbeat_interval_s``, ``configuration``, ``queue``,
+    ``auth``; listeners: :meth:`on_change`, :meth:`on_activity`.  The CSMS's commands
+    are answered by handlers registered on the client (see
+    :mod:`browser_ocpp.emulator.handlers`).
     """
 
     boot_retry_s: float = 30.0
     """Wait before retrying a BootNotification that failed or came back without interval."""
     reconnect_retry_s: float = 5.0
-    """Wait between reconnect attempts after a Reset."""
+    """Wait between reconnect attempts after a Reset or :meth:`set_offline` (False)."""
     reconnect_attempts: int = 12
     """Reconnect attempts after a Reset before giving up."""
 
@@ -44,23 +53,31 @@ class Station(Sessions):
         self._next_boot_reason = "PowerUp"
         self._starting: asyncio.Future[None] | None = None
         self._reset_task: asyncio.Task[None] | None = None
-        self._reconnecting = False
         self._rebooted = False  # the reset in progress has closed the old connection
         self._reset_again: str | None = None  # a reset asked for during that reboot
+        self._connections = 0  # connections opened so far
+        self._started_on: int | None = None  # the connection the last start() ran on
+        self._online_task: asyncio.Task[Any] | None = None
         install(self)
         client.on("call_result", self._on_call_result)
+        client.on("open", self._on_open)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Boot (retried on Pending/Rejected), report every status, then heartbeat.
+        """Boot (retried on Pending/Rejected), report every status, then heartbeat; on
+        a reconnect (the station booted before and did not restart since) report only
+        the statuses that changed while offline, without a BootNotification.  The
+        queued transaction messages then go out, in order.
 
-        Call after each connect (an ``open`` listener may do it); a start replaces
-        the loops of the previous one, and a start called while one runs joins it.
+        Call after each connect (an ``open`` listener may do it); a start called
+        while one runs joins it, and one on a connection already started does nothing.
         """
         running = self._starting
         if running is not None:
             await asyncio.shield(running)
+            return
+        if self._started_on == self._connections and self.client.state is State.OPEN:
             return
         self._starting = asyncio.get_running_loop().create_future()
         try:
@@ -71,32 +88,62 @@ class Station(Sessions):
 
     async def _run_start(self) -> None:
         await self.stop()
-        self.booted = False
+        self._started_on = self._connections
+        if self.booted:
+            self.note("Reconnected: no BootNotification (the station did not restart)")
+            await self.send_statuses(changed_only=True)
+            self._start_heartbeat()
+            self.queue.wake()
+            return
         reason, self._next_boot_reason = self._next_boot_reason, "PowerUp"
         if await self.boot(reason):
             await self._on_accepted()
         else:
-            self._boot_task = self._spawn(self._boot_retry(reason))
+            self._boot_task = self._spawn(self._boot_retry(reason), link=True)
 
     async def stop(self) -> None:
-        """Cancel every loop (heartbeat, meter, boot retry) and pending action.
-
-        A Reset between closing and reopening the connection is not cancelled, so a
-        ``close`` listener that stops the station does not break it.
-        """
+        """The connection is gone (or about to go): stop what needs it (heartbeat,
+        boot retries).  Charging, metering, the transaction queue, a reset and the
+        actions under way go on, as in a real station that lost its network.
+        Safe to call from a ``close`` or ``disconnect`` listener; :meth:`shutdown`
+        stops everything."""
         current = asyncio.current_task()
-        tasks = [task for task in self._tasks if task is not current and not task.done()]
-        reset = self._reset_task
-        if reset is not None and reset is not current and not self._reconnecting:
-            tasks.append(reset)
+        tasks = [task for task in self._link_tasks if task is not current and not task.done()]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._heartbeat_task = self._boot_task = None
-        self._meter_tasks.clear()
         self._after_reply.clear()
         self._claimed.clear()
+
+    async def shutdown(self) -> None:
+        """Power off: cancel every loop, action and reset, stop sending the queue (its
+        messages stay) and forget the boot, so the next :meth:`start` boots (PowerUp).
+        The connection is the caller's to close."""
+        await self.stop()
+        current = asyncio.current_task()
+        tasks = [task for task in self._tasks if task is not current and not task.done()]
+        for extra in (self._reset_task, self._online_task):
+            if extra is not None and extra is not current and not extra.done():
+                tasks.append(extra)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await self.queue.stop()
+        self._meter_tasks.clear()
+        self.booted = False
+        self._started_on = None
+        self._changed()
+
+    def _on_open(self, event: OpenEvent) -> None:
+        self._connections += 1
+        if self._offline:  # set_offline(True) keeps the connection down
+            self.note("Connected while set offline: dropping the connection")
+            self._spawn(self._drop_connection())
+            return
+        self.queue.wake()
 
     async def boot(self, reason: str) -> bool:
         """Send one BootNotification; True if Accepted (its interval then applies)."""
@@ -123,7 +170,8 @@ class Station(Sessions):
                 await self._on_accepted()
 
     async def _on_accepted(self) -> None:
-        """After an accepted boot: statuses, heartbeat loop, meter loops of transactions."""
+        """After an accepted boot: statuses, heartbeat loop, meter loops of
+        transactions, and the queued transaction messages."""
         if self.booted:
             return
         self.booted = True
@@ -132,16 +180,20 @@ class Station(Sessions):
             task.cancel()
         self._changed()
         await self.send_statuses()
-        if self._heartbeat_task is None or self._heartbeat_task.done():
-            self._heartbeat_task = self._spawn(self._heartbeat_loop())
+        self._start_heartbeat()
         for connector in self.connectors:
-            if connector.transaction_id is not None:
+            if connector.transaction_key is not None:
                 self._start_meter(connector)
+        self.queue.wake()
 
     async def triggered_boot(self) -> None:
         """A BootNotification the CSMS asked for; an acceptance ends a Pending wait."""
         if await self.boot("Triggered"):
             await self._on_accepted()
+
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat_task is None or self._heartbeat_task.done():
+            self._heartbeat_task = self._spawn(self._heartbeat_loop(), link=True)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -156,6 +208,53 @@ class Station(Sessions):
             except TimeoutError:
                 pass
             await self.send_heartbeat()
+
+    # -- going offline -------------------------------------------------------------------
+
+    async def set_offline(self, offline: bool) -> None:
+        """Cut the station off from the CSMS (True), as a network outage would: the
+        connection drops without a closing handshake and stays down (a connection
+        opened meanwhile is dropped at once) while the station charges, meters and
+        queues on.  False reconnects it (retrying every ``reconnect_retry_s`` until it
+        succeeds or the station is set offline again) and starts it: no new boot,
+        the statuses that changed, then the queued messages in order."""
+        self._offline = offline
+        self._changed()
+        task, self._online_task = self._online_task, None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+        if offline:
+            self.note("Offline: the connection to the CSMS is cut")
+            await self.stop()
+            await self._drop_connection()
+            return
+        self.note("Online again: reconnecting to the CSMS")
+        if not await self._go_online():
+            self._online_task = asyncio.ensure_future(self._keep_going_online())
+
+    async def _drop_connection(self) -> None:
+        if self.client.state is not State.CLOSED:
+            try:
+                await self.client.close(1000, "offline", force=True)
+            except Exception as exc:
+                self.client.logger.warn("emulator: close failed", error=repr(exc))
+
+    async def _go_online(self) -> bool:
+        """One attempt to connect and start; whether the station is online now."""
+        if self.client.state is not State.OPEN:
+            try:
+                await self.client.connect()
+            except Exception as exc:
+                self.note(f"Reconnect failed: {exc}")
+                return False
+        await self.start()
+        return True
+
+    async def _keep_going_online(self) -> None:
+        while not self._offline:
+            await asyncio.sleep(self.reconnect_retry_s)
+            if not self._offline and await self._go_online():
+                return
 
     # -- reset ---------------------------------------------------------------------------
 
@@ -193,17 +292,14 @@ class Station(Sessions):
         self.booted = False
         await self.stop()
         self._next_boot_reason = "RemoteReset"
-        self._reconnecting = True
         try:
-            try:
-                await self.client.close(1000, "Reset")
-            except Exception as exc:
-                self.client.logger.warn("emulator: close failed", error=repr(exc))
-            self._rebooted = True
-            connected = await self._reconnect()
-        finally:
-            self._reconnecting = False
-        if connected:
+            await self.client.close(1000, "Reset")
+        except Exception as exc:
+            self.client.logger.warn("emulator: close failed", error=repr(exc))
+        self._rebooted = True
+        if self._offline:
+            self.note("Rebooted offline: the boot follows set_offline(False)")
+        elif await self._reconnect():
             self.note("Reconnected after reset")
             await self.start()
 

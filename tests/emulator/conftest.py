@@ -73,6 +73,7 @@ class Csms:
         self.answers = default_answers(protocol)
         self.inbox: defaultdict[str, asyncio.Queue[Payload]] = defaultdict(asyncio.Queue)
         self.log: list[tuple[str, Payload]] = []
+        self.message_ids: list[tuple[str, str]] = []  # (action, message id) in order
         self.connections: asyncio.Queue[RPCPeer] = asyncio.Queue()
         self.server.on("client", self._on_client)
 
@@ -86,6 +87,7 @@ class Csms:
 
     def _handle(self, method: str, ctx: HandlerContext) -> Payload:
         self.log.append((method, ctx.params))
+        self.message_ids.append((method, ctx.message_id))
         answer = self.answers.get(method)
         self.inbox[method].put_nowait(ctx.params)
         if answer is None:
@@ -214,7 +216,8 @@ async def make_rig(csms: Csms) -> AsyncIterator[RigFactory]:
     yield make
     for rig in rigs:
         await rig.station.stop()
-        await rig.station.stop()  # safe twice
+        await rig.station.shutdown()
+        await rig.station.shutdown()  # safe twice
         await rig.client.close()
         if not rig.expect_problems:
             assert rig.problems == [], [e.message + str(e.meta) for e in rig.problems]

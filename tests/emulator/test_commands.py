@@ -301,7 +301,10 @@ async def test_unlock_connector(make_rig: RigFactory) -> None:
 async def test_clear_cache_and_data_transfer(make_rig: RigFactory) -> None:
     rig = await make_rig()
     csms = rig.csms
+    assert await rig.station.authorize("TAG-0001")
+    assert "TAG-0001" in rig.station.auth.cache
     assert await csms.send("ClearCache", {}) == {"status": "Accepted"}
+    assert rig.station.auth.cache == {}
     echo = await csms.send("DataTransfer", {"vendorId": "ACME", "data": "ping"})
     assert echo == {"status": "Accepted", "data": "ping"}
     other = await csms.send("DataTransfer", {"vendorId": "Other", "messageId": "x"})

@@ -93,7 +93,7 @@ with warnings.catch_warnings(record=True) as caught:
         await asyncio.wait_for(until(lambda: hub.seen.count("BootNotification") == 2), 5)
         await asyncio.wait_for(until(lambda: station.booted), 5)
         energy = station.connectors[0].energy_wh
-        await station.stop()
+        await station.shutdown()
         await client.close()
         return {"reset": answer, "seen": sorted(set(hub.seen)), "energy_wh": energy,
                 "status": station.connectors[0].status.value}

@@ -219,27 +219,28 @@ async def test_a_token_the_csms_refuses_at_start_is_stopped(
 
 
 async def test_errors_in_loops_do_not_stop_them(csms: Csms, make_rig: RigFactory) -> None:
+    """The CSMS fails one sample: it is sent again (a transaction message is retried
+    after TransactionMessageRetryInterval), and the meter loop lives on."""
     action = "MeterValues" if csms.v16 else "TransactionEvent"
-    calls = 0
+    seen: list[Payload] = []
     normal = csms.answers[action]
 
     def flaky(payload: Payload) -> Payload:
-        nonlocal calls
-        calls += 1
-        if calls == 2:  # the first periodic sample
+        seen.append(payload)
+        if len(seen) == 2:  # the first or second periodic sample
             raise RuntimeError("CSMS database down")
         return normal(payload)
 
     csms.answers[action] = flaky
     rig = await make_rig()
     rig.expect_problems = True
+    rig.station.configuration["TransactionMessageRetryInterval"] = "0.05"
     assert await rig.station.start_transaction(1)
-    if csms.v16:
-        await csms.next("StartTransaction")
-    for _ in range(3):  # the failed one, then more: the loop lives on
+    for _ in range(4):
         await csms.next(action)
+    assert seen[1] == seen[2]  # the failed sample, sent again
     assert any(f"{action} failed" in line and "InternalError" in line for line in rig.lines)
-    assert any(e.message == "emulator: call failed" for e in rig.problems)
+    assert any(e.message == "emulator: transaction message" for e in rig.problems)
     assert rig.station.connector(1).status is ConnectorStatus.CHARGING
 
 

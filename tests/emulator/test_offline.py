@@ -1,0 +1,294 @@
+"""Offline as a real station has it: charging and metering go on, transaction messages
+wait in the station's queue and are replayed in order on reconnect (no new boot),
+idTags are authorized locally, refused messages are retried as configured."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from browser_ocpp import NOREPLY
+from browser_ocpp.emulator import ConnectorStatus
+from browser_ocpp.emulator.auth import IdInfo
+from browser_ocpp.peer import State
+
+from .conftest import Csms, Payload, Rig, RigFactory
+
+
+def _energy(payload: Payload) -> float:
+    """The energy register of a sample, a StopTransaction or a TransactionEvent."""
+    values = payload.get("meterValue") or payload.get("transactionData") or []
+    for value in values[0]["sampledValue"] if values else []:
+        if value["measurand"] == "Energy.Active.Import.Register":
+            return float(value["value"])
+    return float(payload["meterStop"])
+
+
+def _transaction_messages(rig: Rig, since: int = 0) -> list[tuple[str, Payload]]:
+    wanted = {"StartTransaction", "StopTransaction", "MeterValues", "TransactionEvent"}
+    return [(name, p) for name, p in rig.csms.log[since:] if name in wanted]
+
+
+async def _until(check: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll ``check`` until it holds; fail after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        if check():
+            return
+        if loop.time() > deadline:
+            pytest.fail(f"not within {within} s")
+        await asyncio.sleep(0.01)
+
+
+async def _cut(rig: Rig, via: str) -> None:
+    """Take the station offline: its switch, or the client closing (the console's
+    Disconnect, after which the page stops the station)."""
+    if via == "set_offline":
+        await rig.station.set_offline(True)
+    else:
+        await rig.client.close()
+        await rig.station.stop()
+    assert not rig.station.online
+
+
+async def _reconnect(rig: Rig, via: str) -> None:
+    if via == "set_offline":
+        await rig.station.set_offline(False)
+    else:
+        await rig.client.connect()
+        await rig.station.start()
+    assert rig.station.online
+
+
+@pytest.mark.parametrize("via", ["set_offline", "client"])
+async def test_charging_goes_on_offline_and_is_replayed_in_order_without_a_boot(
+    make_rig: RigFactory, via: str
+) -> None:
+    rig = await make_rig()  # a sample every 0.05 s
+    station, csms = rig.station, rig.csms
+    sample = "MeterValues" if rig.v16 else "TransactionEvent"
+    assert await station.start_transaction(1)
+    for _ in range(2):
+        await csms.next(sample)
+    await _cut(rig, via)
+    connector = station.connectors[0]
+    energy = connector.energy_wh
+    await _until(lambda: len(station.queue) >= 4)  # metering goes on, queued
+    assert connector.energy_wh > energy and connector.status is ConnectorStatus.CHARGING
+    await station.stop_transaction(1)
+    await station.unplug(1)
+    queued = len(station.queue)
+    mark = len(csms.log)
+    await _reconnect(rig, via)
+    await _until(lambda: len(station.queue) == 0)
+    replayed = _transaction_messages(rig, mark)
+    assert len(replayed) == queued  # each once, none lost
+    every = _transaction_messages(rig)
+    energies = [_energy(p) for name, p in every if name != "StartTransaction"]
+    assert energies == sorted(energies)  # continuous: no jump, no step back
+    if rig.v16:
+        assert [name for name, _ in every][0] == "StartTransaction"
+        assert [name for name, _ in every][-1] == "StopTransaction"
+        assert {p["transactionId"] for _, p in every[1:]} == {101}
+    else:
+        assert [p["seqNo"] for _, p in every] == list(range(len(every)))
+        assert [p["eventType"] for _, p in every][-1] == "Ended"
+        flags = [p.get("offline", False) for _, p in every]
+        assert flags[0] is False and flags[-1] is True  # Ended happened offline
+        assert flags == sorted(flags)  # online ones, then offline ones
+        assert all(p["offline"] is True for _, p in replayed)
+    assert csms.inbox["BootNotification"].empty()  # a reconnect is not a power-up
+    assert any("no BootNotification" in line for line in rig.lines)
+    await rig.status(1, "Available")  # what changed while offline is reported
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6"])
+async def test_a_transaction_started_offline_gets_its_id_on_replay(make_rig: RigFactory) -> None:
+    rig = await make_rig()
+    station, csms = rig.station, rig.csms
+    assert await station.authorize("TAG-0001")  # now in the authorization cache
+    await csms.next("Authorize")
+    await station.set_offline(True)
+    assert await station.start_transaction(1)  # authorized from the cache
+    connector = station.connectors[0]
+    assert connector.transaction_id is not None and connector.transaction_id.startswith("local-")
+    await _until(lambda: len(station.queue) >= 3)
+    await station.set_offline(False)
+    start = await csms.next("StartTransaction")
+    assert start["idTag"] == "TAG-0001" and start["meterStart"] == 0
+    samples = [await csms.next("MeterValues") for _ in range(2)]
+    assert {s["transactionId"] for s in samples} == {101}  # the CSMS's id, written in
+    assert connector.transaction_id == "101"
+    assert await csms.send("RemoteStopTransaction", {"transactionId": 101}) == {
+        "status": "Accepted"
+    }
+    stop = await csms.next("StopTransaction")
+    assert stop["transactionId"] == 101 and stop["reason"] == "Remote"
+    assert csms.inbox["Authorize"].empty()  # the offline start asked nobody
+
+
+@pytest.mark.parametrize("protocol", ["ocpp2.0.1", "ocpp2.1"])
+async def test_a_transaction_started_offline_is_flagged_offline(make_rig: RigFactory) -> None:
+    rig = await make_rig(meter_interval_s=0)
+    station, csms = rig.station, rig.csms
+    station.auth.local_list["LISTED"] = IdInfo("Accepted")
+    await station.set_offline(True)
+    assert await station.start_transaction(2, "LISTED")  # from the local list
+    key = station.connectors[1].transaction_id
+    await station.set_offline(False)
+    started = await csms.next("TransactionEvent")
+    assert started["eventType"] == "Started" and started["offline"] is True
+    assert started["seqNo"] == 0 and started["triggerReason"] == "Authorized"
+    assert started["transactionInfo"]["transactionId"] == key
+    assert started["idToken"]["idToken"] == "LISTED"
+    await station.stop_transaction(2)
+    ended = await csms.next("TransactionEvent")
+    assert ended["seqNo"] == 1 and "offline" not in ended  # online again
+
+
+async def test_offline_starts_follow_the_authorization_settings(make_rig: RigFactory) -> None:
+    rig = await make_rig(meter_interval_s=0, connectors=3)
+    station = rig.station
+    assert await station.authorize("KNOWN")  # cached as Accepted
+    await station.set_offline(True)
+    assert not await station.start_transaction(1, "STRANGER")
+    assert any("STRANGER cannot be authorized offline" in line for line in rig.lines)
+    station.configuration["AllowOfflineTxForUnknownId"] = "true"
+    assert await station.start_transaction(1, "STRANGER")
+    station.auth.local_list["BANNED"] = IdInfo("Blocked")
+    assert not await station.start_transaction(2, "BANNED")  # the list outranks that setting
+    station.configuration["LocalAuthorizeOffline"] = "false"
+    station.configuration["AllowOfflineTxForUnknownId"] = "false"
+    assert not await station.start_transaction(2, "KNOWN")  # the cache is not used offline
+    station.configuration["LocalAuthorizeOffline"] = "true"
+    assert await station.start_transaction(2, "KNOWN")
+    await station.stop_transaction(1)  # stops and unplugs work offline too
+    await station.unplug(2)
+    assert station.connectors[1].status is ConnectorStatus.AVAILABLE
+    assert rig.csms.inbox["Authorize"].qsize() == 1  # only the online one
+
+
+async def test_local_pre_authorize_starts_without_asking(make_rig: RigFactory) -> None:
+    rig = await make_rig(meter_interval_s=0)
+    station, csms = rig.station, rig.csms
+    station.configuration["LocalPreAuthorize"] = "true"
+    assert await station.start_transaction(1, "FIRST")  # unknown: the CSMS is asked
+    await csms.next("Authorize")
+    await station.stop_transaction(1)
+    assert await station.start_transaction(1, "FIRST")  # cached from the answers
+    assert csms.inbox["Authorize"].empty()
+    assert any("authorized locally (LocalPreAuthorize)" in line for line in rig.lines)
+
+
+async def test_a_refused_transaction_message_is_retried_then_dropped(
+    csms: Csms, make_rig: RigFactory
+) -> None:
+    """TransactionMessageAttempts in all; before the n-th retry, n times the interval."""
+    action = "StopTransaction" if csms.v16 else "TransactionEvent"
+    normal = csms.answers[action]
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+    failures = 2
+
+    def refuse_the_end(payload: Payload) -> Payload:
+        if action == "TransactionEvent" and payload["eventType"] != "Ended":
+            return normal(payload)
+        times.append(loop.time())
+        if len(times) <= failures:
+            raise RuntimeError("CSMS database down")
+        return normal(payload)
+
+    csms.answers[action] = refuse_the_end
+    rig = await make_rig(meter_interval_s=0)
+    rig.expect_problems = True
+    station = rig.station
+    station.configuration["TransactionMessageRetryInterval"] = "0.1"
+    assert await station.start_transaction(1)
+    await station.stop_transaction(1)
+    await _until(lambda: len(times) == 3 and len(station.queue) == 0)
+    assert times[1] - times[0] >= 0.1 - 0.01 and times[2] - times[1] >= 0.2 - 0.01
+    assert station.queue.dropped == 0
+    failures = 10
+    station.configuration["TransactionMessageAttempts"] = "2"
+    assert await station.start_transaction(1)
+    await station.stop_transaction(1)
+    await _until(lambda: station.queue.dropped == 1)
+    assert len(times) == 5  # two attempts, then dropped
+    assert any(f"{action} dropped" in line for line in rig.lines)
+    assert await station.start_transaction(2)  # the queue goes on with the next ones
+    if csms.v16:
+        await csms.next("StartTransaction")
+    else:
+        await csms.until("TransactionEvent", lambda p: p["eventType"] == "Started")
+
+
+async def test_only_statuses_changed_while_offline_are_reported(make_rig: RigFactory) -> None:
+    rig = await make_rig(meter_interval_s=0)
+    station = rig.station
+    await station.set_offline(True)
+    await station.plug(1)
+    await station.set_offline(False)
+    await rig.status(1, "Preparing" if rig.v16 else "Occupied")
+    await station.send_heartbeat()  # a round trip: any other status would be in by now
+    assert rig.statuses() == []
+
+
+async def test_a_message_whose_answer_was_lost_is_resent_with_its_id(
+    csms: Csms, make_rig: RigFactory
+) -> None:
+    action = "StopTransaction" if csms.v16 else "TransactionEvent"
+    normal = csms.answers[action]
+    ends: list[Payload] = []
+
+    def lose_the_first_answer(payload: Payload) -> object:
+        if action == "TransactionEvent" and payload["eventType"] != "Ended":
+            return normal(payload)
+        ends.append(payload)
+        return NOREPLY if len(ends) == 1 else normal(payload)
+
+    csms.answers[action] = lose_the_first_answer  # type: ignore[assignment]
+    rig = await make_rig(meter_interval_s=0)
+    station = rig.station
+    assert await station.start_transaction(1)
+    stopping = asyncio.ensure_future(station.stop_transaction(1))
+    await _until(lambda: len(ends) == 1)
+    await station.set_offline(True)  # the connection drops before the answer
+    await asyncio.wait_for(stopping, 5)
+    assert len(station.queue) == 1
+    await station.set_offline(False)
+    await _until(lambda: len(station.queue) == 0)
+    assert len(ends) == 2 and ends[0] == ends[1]
+    ids = [message_id for name, message_id in csms.message_ids if name == action]
+    assert ids[-1] == ids[-2]  # a resend, not a new message
+
+
+async def test_set_offline_keeps_the_connection_down(make_rig: RigFactory) -> None:
+    rig = await make_rig(meter_interval_s=0)
+    await rig.station.set_offline(True)
+    assert rig.station.offline and rig.client.state is State.CLOSED
+    await rig.client.connect()  # someone else reconnects it: dropped at once
+    await _until(lambda: rig.client.state is State.CLOSED)
+    assert not rig.station.online
+    await rig.station.set_offline(False)
+    assert rig.station.online and not rig.station.offline
+    assert rig.csms.inbox["BootNotification"].empty()
+
+
+async def test_set_offline_false_keeps_trying_until_the_csms_is_back(
+    csms: Csms, make_rig: RigFactory
+) -> None:
+    rig = await make_rig(meter_interval_s=0)
+    rig.expect_problems = True
+    station = rig.station
+    port = csms.server.port
+    await station.set_offline(True)
+    await csms.server.close()
+    await station.set_offline(False)  # the CSMS is down: it keeps trying
+    assert not station.online
+    assert any("Reconnect failed" in line for line in rig.lines)
+    await csms.server.listen(port)
+    await _until(lambda: station.online)
+    assert csms.inbox["BootNotification"].empty()
