@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: test lint unit unit-pythons e2e runtime system-deps redis-server console bench clean
+.PHONY: test lint unit unit-pythons e2e runtime system-deps redis-server console bench bench-cluster clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
@@ -74,6 +74,9 @@ console: runtime
 
 bench: $(STAMP)
 	$(PY) bench/engine.py
+
+bench-cluster: $(STAMP) redis-server
+	$(PY) bench/cluster.py
 
 clean:
 	rm -rf $(VENV) .venv-3.* runtime .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

@@ -6,11 +6,12 @@ triggered message) runs after the response has gone out (:meth:`Station.after_re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..peer.handlers import HandlerContext
+from ..peer.handlers import NOREPLY, HandlerContext
 from ..rpc.versions import OCPP16, OCPP21, OCPP201
 from .config import CONFIG_KEYS, find_key, find_variable, is_known_component
 from .connectors import Connector
@@ -34,21 +35,39 @@ def install(station: Station) -> None:
             station.client.handle(protocol, action, partial(_answer, station, handler))
 
 
-def _answer(station: Station, handler: Handler, ctx: HandlerContext) -> Payload:
-    """Check the command as a real station does, then act on it.
+def _answer(station: Station, handler: Handler, ctx: HandlerContext) -> Any:
+    """Check the command as a real station does, then act on it (unless
+    ``station.faults`` says to drop, refuse or delay it).
 
     With the client's strict mode off, nothing has checked the payload yet: a command
     the station cannot read (RemoteStartTransaction without idTag, Reset of type
     "Bogus") is refused with the CALLERROR strict mode would give (Occurrence-,
     PropertyConstraintViolation...), never acted on, nor an InternalError.
     """
+    faults = station.faults
+    faulty = faults.applies_to(ctx.method)
+    if faulty and faults.drop_replies:
+        station.note(f"{ctx.method} from the CSMS dropped (fault): no answer")
+        return NOREPLY
+    if faulty and faults.reject_with is not None:
+        station.note(f"{ctx.method} from the CSMS refused with {faults.reject_with} (fault)")
+        raise faults.refusal()
     if not station.client.options.is_strict(ctx.protocol, ctx.method):
         from ..rpc.validation import validator_for  # loads jsonschema on first use
 
         validator = validator_for(ctx.protocol or "")
         if validator is not None:
             validator.validate_request(ctx.method, ctx.params)
-    return handler(station, ctx)
+    answer = handler(station, ctx)
+    if faulty and faults.reply_delay_ms > 0:
+        station.note(f"{ctx.method}: answer delayed {faults.reply_delay_ms:g} ms (fault)")
+        return _later(answer, faults.reply_delay_ms / 1000)
+    return answer
+
+
+async def _later(answer: Payload, seconds: float) -> Payload:
+    await asyncio.sleep(seconds)
+    return answer
 
 
 def _then(

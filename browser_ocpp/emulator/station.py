@@ -16,6 +16,7 @@ from ..peer.events import OpenEvent
 from ..peer.peer import State
 from . import messages as msg
 from .config import StationConfig, entry
+from .faults import Faults
 from .handlers import install
 from .sessions import Sessions
 
@@ -33,7 +34,7 @@ class Station(Sessions):
 
     Public state: ``config``, ``client``, ``connectors``, ``boot_status``, ``booted``,
     ``online``, ``offline``, ``heartbeat_interval_s``, ``configuration``, ``queue``,
-    ``auth``; listeners: :meth:`on_change`, :meth:`on_activity`.  The CSMS's commands
+    ``auth``, ``faults``; listeners: :meth:`on_change`, :meth:`on_activity`.  The CSMS's commands
     are answered by handlers registered on the client (see
     :mod:`browser_ocpp.emulator.handlers`).
     """
@@ -58,6 +59,8 @@ class Station(Sessions):
         self._connections = 0  # connections opened so far
         self._started_on: int | None = None  # the connection the last start() ran on
         self._online_task: asyncio.Task[Any] | None = None
+        self.faults = Faults(client)
+        """Misbehaviour on demand (see :mod:`browser_ocpp.emulator.faults`)."""
         install(self)
         client.on("call_result", self._on_call_result)
         client.on("open", self._on_open)
@@ -208,6 +211,16 @@ class Station(Sessions):
             except TimeoutError:
                 pass
             await self.send_heartbeat()
+
+    async def send_custom(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send any call as written and return the answer (raises what the call raises).
+
+        The client's strict mode alone decides whether it is checked first: with it
+        off, a payload the schema refuses goes out as it is, for the CSMS to judge.
+        """
+        self.note(f"Custom {action} sent")
+        answer: dict[str, Any] = await self.client.call(action, payload)
+        return answer
 
     # -- going offline -------------------------------------------------------------------
 

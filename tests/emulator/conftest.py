@@ -179,10 +179,17 @@ async def csms(protocol: str) -> AsyncIterator[Csms]:
 async def make_rig(csms: Csms) -> AsyncIterator[RigFactory]:
     """``await make_rig(start=True, strict=True, **config)``: a connected station (booted
     unless ``start=False``; the boot and its status reports already taken off the inbox;
-    ``strict``: the station client's strict mode)."""
+    ``strict``: the station client's strict mode; ``protocols``: what it offers, if not
+    the CSMS's one; ``reconnect``: the client's reconnect option)."""
     rigs: list[Rig] = []
 
-    async def make(start: bool = True, strict: bool = True, **config: Any) -> Rig:
+    async def make(
+        start: bool = True,
+        strict: bool = True,
+        protocols: list[str] | None = None,
+        reconnect: bool = False,
+        **config: Any,
+    ) -> Rig:
         config.setdefault("meter_interval_s", 0.05)
         problems: list[LogEntry] = []
 
@@ -193,9 +200,11 @@ async def make_rig(csms: Csms) -> AsyncIterator[RigFactory]:
         client = OCPPClient(
             identity=IDENTITY,
             endpoint=f"ws://127.0.0.1:{csms.server.port}/ocpp",
-            protocols=[csms.protocol],
+            protocols=protocols or [csms.protocol],
             strict_mode=strict,
-            reconnect=False,
+            reconnect=reconnect,
+            backoff_min=50,
+            backoff_max=100,
             call_timeout_ms=5000,
             logging={"handler": sink},
         )
