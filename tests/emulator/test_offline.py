@@ -292,3 +292,33 @@ async def test_set_offline_false_keeps_trying_until_the_csms_is_back(
     await csms.server.listen(port)
     await _until(lambda: station.online)
     assert csms.inbox["BootNotification"].empty()
+
+
+async def test_an_offline_start_the_csms_refuses_on_replay_is_stopped(
+    csms: Csms, make_rig: RigFactory
+) -> None:
+    """StopTransactionOnInvalidId: the answer that comes with the replay counts."""
+    if csms.v16:
+        csms.answers["StartTransaction"] = lambda p: {
+            "idTagInfo": {"status": "Invalid"},
+            "transactionId": 9,
+        }
+    else:
+        csms.answers["TransactionEvent"] = lambda p: (
+            {"idTokenInfo": {"status": "Invalid"}} if p["eventType"] == "Started" else {}
+        )
+    rig = await make_rig(meter_interval_s=0)
+    station = rig.station
+    station.configuration["AllowOfflineTxForUnknownId"] = "true"
+    await station.set_offline(True)
+    assert await station.start_transaction(1, "NOBODY")
+    await station.set_offline(False)
+    if csms.v16:
+        stop = await csms.next("StopTransaction")
+        assert stop["transactionId"] == 9 and stop["reason"] == "DeAuthorized"
+    else:
+        stop = await csms.until("TransactionEvent", lambda p: p["eventType"] == "Ended")
+        assert stop["transactionInfo"]["stoppedReason"] == "DeAuthorized"
+    assert station.connectors[0].transaction_id is None
+    if not csms.v16:  # (the test CSMS's 1.6 StopTransaction answer accepts it again)
+        assert station.auth.cache["NOBODY"].status == "Invalid"  # remembered
