@@ -415,14 +415,19 @@ class RedisAdapter(Adapter):
 
     async def _serve(self, data: dict[str, Any], deadline: float) -> None:
         """Run a call queued for a station held here; answer on the caller's stream."""
-        identity, reply_to, correlation = data["i"], data["r"], data["c"]
+        try:
+            identity, reply_to, correlation = data["i"], data["r"], data["c"]
+            args, options = list(data["a"]), dict(data["o"])
+        except (KeyError, TypeError, ValueError) as exc:
+            self._log().warn("unreadable call", error=repr(exc))
+            return
         remaining = deadline - self._redis_ms()
         if remaining <= 0:
             self._log().debug("dropped a call past its deadline", station=identity)
             return
         client = self._local().get(identity)
         if client is not None:
-            outcome = await self._call_here(client, data["a"], data["o"], remaining)
+            outcome = await self._call_here(client, args, options, remaining)
         else:
             forwarded = await self._forward(data, deadline)
             if forwarded is None:

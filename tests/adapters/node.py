@@ -49,7 +49,7 @@ class Node:
             presence_ttl_ms=options.presence_ttl_ms,
         )
         self.server.set_adapter(self.adapter)
-        for path in ("send", "broadcast", "metrics", "clients", "latency"):
+        for path in ("send", "broadcast", "metrics", "clients"):
             self.server.route("/" + path, getattr(self, path))
 
     @staticmethod
@@ -87,16 +87,6 @@ class Node:
     def clients(self, path: str, headers: Any) -> tuple[int, str, bytes]:
         clients = sorted(self.server.clients)
         return reply({"clients": clients, "pid": os.getpid(), "node": self.node_id})
-
-    async def latency(self, path: str, headers: Any) -> tuple[int, str, bytes]:
-        """``count`` send_to_client calls one after the other: each one's milliseconds."""
-        query = self.query(path)
-        samples = []
-        for _ in range(int(query["count"])):
-            started = time.perf_counter()
-            await self.server.send_to_client(query["identity"], query["method"], {})
-            samples.append((time.perf_counter() - started) * 1000)
-        return reply({"samples_ms": samples})
 
 
 async def main(options: argparse.Namespace) -> None:
