@@ -5,7 +5,12 @@ generator (pre-built masked frames, no WebSocket library per message) pinned to 
 
 * throughput: ``THROUGHPUT_STATIONS`` stations, one Heartbeat outstanding each, against
   OCPPServer with metrics off and on, in alternating order for ``--rounds`` rounds:
-  calls/s and server CPU per call, each kind's median round and best round;
+  calls/s and server CPU per call, each kind's median round and best round, and the
+  median over rounds of the ratio on/off of server user CPU per call (a pair of runs
+  back to back shares the machine's load: the figure to read on a busy machine);
+* the hook alone: what a connection pays per call with metrics on (two clock reads and
+  ``ServerMetrics.inbound``), timed in this process (best of repeats), against the
+  server's user CPU per call with metrics off;
 * scrape: the rendering of ``/metrics`` inside the server, and ``GET /metrics`` over
   HTTP from another process, each ``--scrapes`` times: with the label set of a typical
   OCPP 1.6 CSMS (8 actions in, 6 out) and no station, then with ``--stations`` idle
@@ -13,6 +18,7 @@ generator (pre-built masked frames, no WebSocket library per message) pinned to 
   and 2.0.1 action counted both ways (the largest label set without vendor actions).
 
     .venv/bin/python bench/metrics.py [--seconds S] [--rounds R] [--stations N] [--quick]
+                                      [--no-wait]  # do not wait for quiet cores first
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 import statistics
 import sys
 import time
+import timeit
 from typing import Any
 
 from browser_ocpp.rpc.errors import CallTimeoutError
@@ -249,7 +256,28 @@ def summary(kind: str, rounds: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-async def run(seconds: float, rounds: int, stations: int, scrapes: int) -> int:
+def hook_ns() -> float:
+    """Nanoseconds per call of what a connection runs with metrics on, best of 7."""
+    from browser_ocpp.server import OCPPServer
+
+    metrics = OCPPServer(health_endpoint=True).metrics
+    assert metrics is not None
+    clock = time.perf_counter
+
+    def hook() -> None:
+        started = clock()
+        metrics.inbound("Heartbeat", "ok", clock() - started)
+
+    def bare() -> None:
+        pass
+
+    count = 200_000
+    best = min(timeit.repeat(hook, number=count, repeat=7))
+    empty = min(timeit.repeat(bare, number=count, repeat=7))
+    return 1e9 * (best - empty) / count
+
+
+async def run(seconds: float, rounds: int, stations: int, scrapes: int, wait: bool) -> int:
     bench.raise_nofile()
     for line in bench.environment():
         print(line)
@@ -261,7 +289,7 @@ async def run(seconds: float, rounds: int, stations: int, scrapes: int) -> int:
     results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for number in range(rounds):
         for kind in KINDS if number % 2 == 0 else tuple(reversed(KINDS)):
-            waited = await bench.wait_for_quiet_cores()
+            waited = await bench.wait_for_quiet_cores() if wait else ""
             if waited:
                 print(f"  ({waited})")
             result = await throughput_round(kind, seconds)
@@ -291,6 +319,23 @@ async def run(seconds: float, rounds: int, stations: int, scrapes: int) -> int:
             f"{100 * (on['user_us_per_call'] / off['user_us_per_call'] - 1):+.1f} % "
             "user CPU per call (positive: metrics cost that much)"
         )
+    ratios = [
+        user_on / user_off
+        for off_round, on_round in zip(results["off"], results["on"], strict=True)
+        if (user_off := bench.cpu_per_call(off_round, "server_user_cpu"))
+        and (user_on := bench.cpu_per_call(on_round, "server_user_cpu"))
+    ]
+    if ratios:
+        print(
+            f"rounds paired (off and on back to back): median on/off user CPU per call "
+            f"{statistics.median(ratios):.3f} (from {min(ratios):.3f} to {max(ratios):.3f})"
+        )
+    hook = hook_ns()
+    line = f"the hook alone: {hook:.0f} ns per call"
+    if off["user_us_per_call"]:
+        share = hook / (10 * off["user_us_per_call"])
+        line += f", {share:.1f} % of the server's user CPU per call with metrics off"
+    print(line)
     print()
     await scrape_cost(stations, scrapes)
     print(f"load average at the end: {bench.loadavg()}")
@@ -304,14 +349,17 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=2000, help="stations during scrapes")
     parser.add_argument("--scrapes", type=int, default=50, help="scrapes timed")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 s, 1 round, 200")
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for quiet cores")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.rounds, args.stations, args.scrapes = 2.0, 1, 200, 10
-    if not 0 < args.seconds <= 300 or not 0 < args.rounds <= 10:
-        parser.error("--seconds must be in (0, 300], --rounds in [1, 10]")
+    if not 0 < args.seconds <= 300 or not 0 < args.rounds <= 30:
+        parser.error("--seconds must be in (0, 300], --rounds in [1, 30]")
     if not 0 < args.stations <= 50_000 or not 0 < args.scrapes <= 1000:
         parser.error("--stations must be in (0, 50000], --scrapes in (0, 1000]")
-    raise SystemExit(asyncio.run(run(args.seconds, args.rounds, args.stations, args.scrapes)))
+    raise SystemExit(
+        asyncio.run(run(args.seconds, args.rounds, args.stations, args.scrapes, not args.no_wait))
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 try:
-    from prometheus_client import CollectorRegistry, ProcessCollector
+    from prometheus_client import CollectorRegistry
     from prometheus_client.exposition import choose_encoder
     from prometheus_client.metrics_core import (
         CounterMetricFamily,
@@ -47,6 +47,7 @@ from websockets.datastructures import Headers
 
 from ..rpc.errors import CallTimeoutError, ConnectionClosedError, RPCError
 from ..rpc.versions import SUPPORTED_PROTOCOLS, known_actions
+from .server import _cpu_usage, _memory_usage
 
 if TYPE_CHECKING:
     from .server import OCPPServer
@@ -112,7 +113,6 @@ class ServerMetrics:
         self._other_actions: set[str] = set()
         self.registry = CollectorRegistry()
         self.registry.register(self)  # collect(), at each scrape
-        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, CPU, fds
         server.route("/health", self.health)
         server.route("/metrics", self.scrape)
         server.on("security_event", self.record_security_event)
@@ -192,15 +192,19 @@ class ServerMetrics:
         stations = GaugeMetricFamily(
             "ocpp_connected_stations", "Stations connected, by OCPP version.", labels=["protocol"]
         )
-        by_protocol = dict.fromkeys(server.options.protocols, 0)
-        for client in list(server.clients.values()):
-            protocol = client.protocol or ""
-            by_protocol[protocol] = by_protocol.get(protocol, 0) + 1
+        by_protocol, buffered = _stations(server)
         for protocol, count in by_protocol.items():
             stations.add_metric([protocol], count)
         yield stations
-        yield from _call_families("inbound", "received and answered", self._inbound)
-        yield from _call_families("outbound", "made, to their end", self._outbound)
+        yield from _call_families(
+            "inbound", "from stations", "ok, the error code answered, closed", self._inbound
+        )
+        yield from _call_families(
+            "outbound",
+            "to stations",
+            "ok, the error code received, timeout, closed, cancelled",
+            self._outbound,
+        )
         yield _counter(
             "ocpp_bad_messages",
             "Received frames that could not be accepted, by error code.",
@@ -221,9 +225,10 @@ class ServerMetrics:
         )
         yield GaugeMetricFamily(
             "ocpp_send_buffer_bytes",
-            "Bytes written to station sockets and not yet sent (all connections).",
-            value=_buffered_bytes(server),
+            "Bytes written to station sockets and not yet sent (all stations).",
+            value=buffered,
         )
+        yield from _process_families()
 
 
 def _outcome(future: asyncio.Future[Any]) -> str:
@@ -250,16 +255,18 @@ def _outcome(future: asyncio.Future[Any]) -> str:
     return "error"
 
 
-def _call_families(direction: str, what: str, table: dict[str, _Calls]) -> Iterator[Metric]:
+def _call_families(
+    direction: str, what: str, outcomes: str, table: dict[str, _Calls]
+) -> Iterator[Metric]:
     calls = CounterMetricFamily(
         f"ocpp_{direction}_calls",
-        f"Calls {what}, by action and outcome (ok, an error code, timeout, closed).",
+        f"Calls {what}, by action and outcome ({outcomes}).",
         labels=["action", "outcome"],
     )
-    timing = "handler time" if direction == "inbound" else "round trip"
+    timing = "receiving to answering" if direction == "inbound" else "round trip"
     latency = HistogramMetricFamily(
         f"ocpp_{direction}_call_duration_seconds",
-        f"Calls {what}: {timing} in seconds, by action.",
+        f"Calls {what}: {timing}, in seconds, by action.",
         labels=["action"],
     )
     for action, entry in list(table.items()):
@@ -281,12 +288,40 @@ def _counter(name: str, documentation: str, label: str, counts: dict[str, int]) 
     return family
 
 
-def _buffered_bytes(server: OCPPServer) -> int:
-    """The write buffers of every open connection, added up."""
-    listening = server._server
-    total = 0
-    for connection in list(listening.connections) if listening is not None else ():
-        transport = connection.transport
-        if transport is not None and not transport.is_closing():
-            total += transport.get_write_buffer_size()
-    return total
+def _process_families() -> Iterator[Metric]:
+    """Memory and CPU time of this process, with the names of prometheus_client's
+    process collector. Not that collector itself: it also counts open file descriptors
+    by listing ``/proc/self/fd``, which costs per connection at every scrape."""
+    memory = _memory_usage()
+    if "rss" in memory:
+        yield GaugeMetricFamily(
+            "process_resident_memory_bytes", "Resident memory size in bytes.", memory["rss"]
+        )
+    if "max_rss" in memory:
+        yield GaugeMetricFamily(
+            "process_max_resident_memory_bytes",
+            "Peak resident memory size in bytes.",
+            memory["max_rss"],
+        )
+    cpu = _cpu_usage()
+    if cpu is not None:
+        yield CounterMetricFamily(
+            "process_cpu_seconds",
+            "Total user and system CPU time spent in seconds.",
+            (cpu["user"] + cpu["system"]) / 1e6,
+        )
+
+
+def _stations(server: OCPPServer) -> tuple[dict[str, int], int]:
+    """Stations by protocol (each one the server speaks, 0 included), and the bytes
+    waiting in their sockets' write buffers: one pass over the stations, the only
+    part of a scrape that grows with them."""
+    by_protocol = dict.fromkeys(server.options.protocols, 0)
+    buffered = 0
+    for client in list(server.clients.values()):
+        protocol = client.protocol or ""
+        by_protocol[protocol] = by_protocol.get(protocol, 0) + 1
+        connection = client._connection
+        if connection is not None:
+            buffered += connection.transport.get_write_buffer_size()
+    return by_protocol, buffered

@@ -196,6 +196,7 @@ class OCPPServer(EventEmitter):
             raise ValueError(f"security profile {int(profile)} needs server.auth(handler)")
         if profile >= SecurityProfile.TLS_BASIC_AUTH:
             self._ssl = self._tls_context(options.tls or {})
+        handshake_timeout = options.handshake_timeout_ms / 1000
         self._server = await serve(
             self._handle,
             host,
@@ -205,13 +206,14 @@ class OCPPServer(EventEmitter):
             select_subprotocol=self._select_subprotocol,
             ssl=self._ssl,
             max_size=options.max_payload_bytes,
-            open_timeout=options.handshake_timeout_ms / 1000,
+            open_timeout=None,  # the connection applies it, not to streamed responses
+            ssl_handshake_timeout=handshake_timeout if self._ssl else None,
             compression=None,
             extensions=server_extensions(CompressionOptions.coerce(options.compression)),
             server_header=None,
             reuse_port=reuse_port,
             create_connection=OCPPServerConnection.factory(
-                budget=SendBudget(options.max_buffered_bytes)
+                budget=SendBudget(options.max_buffered_bytes), handshake_timeout=handshake_timeout
             ),
         )
         self._sweeper = asyncio.ensure_future(self._sweep())
@@ -385,7 +387,8 @@ class OCPPServer(EventEmitter):
             )
         if headers.get("Upgrade", "").lower() != "websocket":
             if self._routes or self._static:
-                return await self._http(request.path, request.headers)
+                method = getattr(request, "method", "GET")  # websockets < 17: GET only
+                return await self._http(request.path, request.headers, method)
             return None  # websockets answers 426 Upgrade Required
         upgrading = self._upgrading + len(self._decisions)
         ip, refusal = self._guards.screen(
@@ -464,10 +467,10 @@ class OCPPServer(EventEmitter):
         self._security_event("AUTH_FAILED", identity, ip, {"code": status, "message": message})
         self._guards.auth_failed(identity, ip)
 
-    async def _http(self, path: str, request_headers: Headers) -> Response:
+    async def _http(self, path: str, request_headers: Headers, method: str = "GET") -> Response:
         handler = self._routes.get(urlsplit(path).path.rstrip("/") or "/")
         if handler is None:
-            return self._static.response(path)
+            return self._static.response(path, request_headers, method)
         try:
             result = handler(path, request_headers)
             status, kind, body = await result if inspect.isawaitable(result) else result

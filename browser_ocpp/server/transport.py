@@ -8,29 +8,39 @@ written at once. The peer's receive path never awaits, so order is kept.
 
 What waits to be sent is bounded whatever the other end does: a connection that
 leaves more than ``BACKLOG_LIMIT`` unread (replies, pongs, anything) is dropped, and
-a :class:`SendBudget` caps the total over all of a server's connections.
+a :class:`SendBudget` caps the total over all of a server's connections. Plain HTTP
+answers (static files) may be a :class:`StreamedResponse`, sent a chunk at a time
+as the socket takes it, after the handshake timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode, Frame, Opcode
-from websockets.protocol import OPEN
+from websockets.http11 import SERVER, Request, Response
+from websockets.protocol import CONNECTING, OPEN
 
 if TYPE_CHECKING:
     from websockets.protocol import Event
 
     from ..peer import RPCPeer
 
-__all__ = ["OCPPClientConnection", "OCPPServerConnection", "SendBudget", "WebSocketTransport"]
+__all__ = [
+    "OCPPClientConnection",
+    "OCPPServerConnection",
+    "SendBudget",
+    "StreamedResponse",
+    "WebSocketTransport",
+]
 
 CLOSE_TIMEOUT_S = 5.0
 EARLY_LIMIT = 16
@@ -39,8 +49,20 @@ BACKLOG_LIMIT = 4 * 1024 * 1024
 """Bytes waiting to be sent on one connection after which the other end is taken
 not to read them (replies, pongs to its pings, anything we write)."""
 
+STREAM_CHUNK = 65_536
+"""Bytes of a :class:`StreamedResponse` read and written at a time."""
+STREAM_STALL_S = 60.0
+"""A streamed response whose socket takes nothing for this long is dropped (as
+nginx's ``send_timeout``): the client reads nothing."""
+STREAM_CHECK_S = 1.0
+"""How often a waiting streamed response checks that the server still serves."""
+
 Sink = Callable[[str | bytes], None]
 """Takes one complete message: ``str`` for text, ``bytes`` for binary."""
+ProcessRequest = Callable[[ServerConnection, Request], Awaitable[Response | None] | Response | None]
+ProcessResponse = Callable[
+    [ServerConnection, Request, Response], Awaitable[Response | None] | Response | None
+]
 
 
 class SendBudget:
@@ -271,18 +293,149 @@ class _DirectMessages(Connection):
             self._lost.set_result(None)
 
 
-class OCPPServerConnection(_DirectMessages, ServerConnection):
-    """A server-side connection whose messages go straight to an OCPP peer."""
+@dataclasses.dataclass
+class StreamedResponse(Response):
+    """An HTTP response whose body is ``length`` bytes read from ``source`` as the
+    socket takes them (``body`` stays empty; ``headers`` give the Content-Length).
+    ``process_request`` may return one; the connection closes ``source``."""
 
-    def __init__(self, *args: Any, budget: SendBudget | None = None, **kwargs: Any) -> None:
+    source: BinaryIO | None = None
+    length: int = 0
+
+
+class OCPPServerConnection(_DirectMessages, ServerConnection):
+    """A server-side connection whose messages go straight to an OCPP peer.
+
+    It applies the handshake timeout itself (``serve()`` gets ``open_timeout=None``),
+    to receiving the request and deciding the response, not to sending a
+    :class:`StreamedResponse`: a large file goes out as fast as the client reads
+    it, and only a client that reads nothing for ``STREAM_STALL_S`` is dropped.
+    """
+
+    __slots__ = ("handshake_timeout",)
+
+    def __init__(
+        self,
+        *args: Any,
+        budget: SendBudget | None = None,
+        handshake_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
+        self.handshake_timeout = handshake_timeout
 
     @classmethod
-    def factory(cls, *, budget: SendBudget) -> type[ServerConnection]:
+    def factory(cls, *, budget: SendBudget, handshake_timeout: float) -> type[ServerConnection]:
         """What ``serve(create_connection=...)`` takes ("a wrapper or a subclass", in
         websockets' words): connections of one server, sharing its send budget."""
-        return cast(type[ServerConnection], functools.partial(cls, budget=budget))
+        made = functools.partial(cls, budget=budget, handshake_timeout=handshake_timeout)
+        return cast(type[ServerConnection], made)
+
+    async def handshake(
+        self,
+        process_request: ProcessRequest | None = None,
+        process_response: ProcessResponse | None = None,
+        server_header: str | None = SERVER,
+    ) -> None:
+        """websockets' handshake within ``handshake_timeout``; a
+        :class:`StreamedResponse` from ``process_request`` has its head sent the same
+        way and its body streamed after the timeout (``process_response`` does not
+        see it)."""
+        async with asyncio.timeout(self.handshake_timeout):
+            await asyncio.wait(
+                [self.request_rcvd, self.connection_lost_waiter],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            request = self.request
+            if request is None or process_request is None:
+                await super().handshake(process_request, process_response, server_header)
+                return
+            response, error = None, None
+            try:
+                outcome = process_request(self, request)
+                response = await outcome if isinstance(outcome, Awaitable) else outcome
+            except Exception as exc:
+                error = exc  # raised again where websockets expects it: a 500
+            if not isinstance(response, StreamedResponse):
+                decided = functools.partial(_decided, response, error)
+                await super().handshake(decided, process_response, server_header)
+                return
+        await self._stream(response, server_header)
+
+    async def _stream(self, response: StreamedResponse, server_header: str | None) -> None:
+        """Send the head, then the body a chunk at a time whenever the write buffer
+        is below its low-water mark, so a response holds at most a chunk or two in
+        memory however slowly it is read; then close as websockets does."""
+        source = response.source
+        assert source is not None
+        if self.protocol.state is not CONNECTING:  # the client left while we decided
+            source.close()
+            return
+        try:
+            if server_header is not None:
+                response.headers["Server"] = server_header
+            self.response = response
+            self.protocol.send_response(response)  # the head; the protocol now ends
+            eof = False
+            for data in self.protocol.data_to_send():
+                if data:
+                    self.transport.write(data)
+                else:
+                    eof = True
+            self.transport.pause_reading()  # one request per connection: nothing to read
+            sent = await self._send_body(source, response.length)
+        finally:
+            source.close()
+        if sent:  # wait until the socket took every byte: abort() would drop the rest
+            self.transport.set_write_buffer_limits(high=0)
+            sent = await self._writable()
+        if not sent:
+            self.transport.abort()
+            return
+        if eof and self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:
+            self.transport.close()
+        self.transport.resume_reading()  # the client's close (anything else is discarded)
+        await asyncio.wait([self.connection_lost_waiter], timeout=self.close_timeout)
+
+    async def _send_body(self, source: BinaryIO, length: int) -> bool:
+        """Write ``length`` bytes of ``source``, reading each chunk only once the
+        socket took the one before; False if the connection was lost, the client
+        stopped reading or the file came up short."""
+        remaining = length
+        while remaining > 0:
+            if not await self._writable():
+                return False
+            chunk = source.read(min(STREAM_CHUNK, remaining))
+            if not chunk:
+                return False  # the file shrank: the Content-Length cannot be kept
+            self.transport.write(chunk)
+            remaining -= len(chunk)
+        return True
+
+    async def _writable(self) -> bool:
+        """Wait while the write buffer is above its high-water mark; False once the
+        connection is lost, the server closes, or nothing drained for
+        ``STREAM_STALL_S``."""
+        stalled = 0.0
+        while self.paused and self.server.is_serving() and stalled < STREAM_STALL_S:
+            size = self.transport.get_write_buffer_size()
+            step = min(STREAM_STALL_S - stalled, STREAM_CHECK_S)
+            try:
+                async with asyncio.timeout(step):
+                    await self.drain()
+            except TimeoutError:
+                stalled = stalled + step if self.transport.get_write_buffer_size() >= size else 0.0
+        return not self.paused and not self.transport.is_closing() and self.server.is_serving()
+
+
+def _decided(response: Response | None, error: Exception | None, *_: object) -> Response | None:
+    """``process_request``'s outcome, given again to websockets' handshake."""
+    if error is not None:
+        raise error
+    return response
 
 
 class OCPPClientConnection(_DirectMessages, ClientConnection):

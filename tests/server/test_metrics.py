@@ -292,7 +292,8 @@ async def test_process_memory(make_server: ServerFactory) -> None:
     rss = result.value("process_resident_memory_bytes") or 0
     assert rss > 10_000_000
     assert abs(rss - server.stats()["memory_usage"]["rss"]) < 50_000_000
-    assert result.value("process_open_fds") is not None
+    assert (result.value("process_max_resident_memory_bytes") or 0) >= rss
+    assert (result.value("process_cpu_seconds_total") or 0) > 0
 
 
 async def test_health(make_server: ServerFactory, make_client: ClientFactory) -> None:
