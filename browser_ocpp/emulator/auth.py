@@ -94,4 +94,8 @@ def offline_refusal(
         return f"{tag} is {state} in the local list or authorization cache"
     if allow_unknown:
         return None
-    return f"{tag} cannot be authorized offline (unknown, and AllowOfflineTxForUnknownId is false)"
+    if known is not None:
+        why = "LocalAuthorizeOffline and AllowOfflineTxForUnknownId are false"
+    else:
+        why = "unknown, and AllowOfflineTxForUnknownId is false"
+    return f"{tag} cannot be authorized offline ({why})"
