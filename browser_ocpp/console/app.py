@@ -434,6 +434,8 @@ class Console:
             id_tag=settings["id_tag"],
         )
         station = Station(client, config)
+        if self.station is not None:  # power the old one off: its meter and queue stop
+            self.spawn(self.station.shutdown(), "shutting the previous station down")
         self.client, self.station = client, station
         self.built_with = signature(settings)
         self.station_running = False
