@@ -15,6 +15,10 @@ which is what users get; ``--pinned-malloc`` adds ``bench/server.py``'s
     .venv/bin/python bench/baselines.py [--seconds S] [--stations N] [--rounds R]
                                         [--servers ocpp-ws-io,bare,off,on] [--pinned-malloc]
     BENCH_PROFILE=1 ...  # cProfile in our servers during the window (slows them down)
+
+``--before DIR`` adds rows for our server (strict off and on) importing ``browser_ocpp``
+from ``DIR`` instead (for example ``git archive HEAD~1 browser_ocpp | tar x -C DIR``):
+a before/after comparison in the same run.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ LABELS = {
     "bare": "bare websockets + json",
     "off": "ours, strict off",
     "on": "ours, strict on",
+    "off-before": "ours, strict off (--before)",
+    "on-before": "ours, strict on (--before)",
 }
 WARMUP_S = 1.0
 
@@ -73,17 +79,23 @@ async def spawn(name: str, command: list[str], env: dict[str, str]) -> bench.Chi
     return bench.Child(name, process)
 
 
-async def start_server(kind: str, env: dict[str, str]) -> tuple[bench.Child, int, int]:
+async def start_server(
+    kind: str, env: dict[str, str], before: str = ""
+) -> tuple[bench.Child, int, int]:
     if kind == "ocpp-ws-io":
         command = node_command("ocpp_ws_io_server.js", "0", bench.HOST, core=bench.SERVER_CORE)
         child = await spawn("server ocpp-ws-io", command, env)
         _, port, _, pid = (await child.expect("PORT", 30.0)).split()
         return child, int(port), int(pid)
+    if kind.endswith("-before"):
+        kind, env = kind.removesuffix("-before"), {**env, "PYTHONPATH": before}
     return await bench.start_server(kind, bench.server_settings(), env)
 
 
-async def measure(row: Row, stations: int, seconds: float, env: dict[str, str]) -> None:
-    server, port, server_pid = await start_server(row.kind, env)
+async def measure(
+    row: Row, stations: int, seconds: float, env: dict[str, str], before: str = ""
+) -> None:
+    server, port, server_pid = await start_server(row.kind, env, before)
     generator: bench.Child | None = None
     python = row.kind != "ocpp-ws-io"
     try:
@@ -203,7 +215,12 @@ LEGEND = (
 
 
 async def run(
-    seconds: float, stations: int, rounds: int, kinds: list[str], pinned_malloc: bool
+    seconds: float,
+    stations: int,
+    rounds: int,
+    kinds: list[str],
+    pinned_malloc: bool,
+    before: str = "",
 ) -> int:
     bench.raise_nofile()
     for line in bench.environment():
@@ -227,7 +244,7 @@ async def run(
         print(f"round {number + 1}:")
         for index in range(len(rows)):
             row = rows[(index + number) % len(rows)]
-            await measure(row, stations, seconds, env)
+            await measure(row, stations, seconds, env, before)
             report_round(row, row.rounds[-1])
     print()
     for line in table(rows):
@@ -257,16 +274,29 @@ def main() -> None:
         action="store_true",
         help="run every process with bench/server.py's PINNED_MALLOC glibc settings",
     )
+    parser.add_argument(
+        "--before",
+        default="",
+        metavar="DIR",
+        help="also run our server importing browser_ocpp from DIR (strict off and on)",
+    )
     args = parser.parse_args()
     kinds = [k for k in args.servers.split(",") if k]
     if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "ocpp-ws-io")):
         raise SystemExit("install the Node baselines first: (cd bench/node && npm ci)")
     if any(k not in KINDS for k in kinds) or not kinds:
         parser.error(f"--servers: choose among {', '.join(KINDS)}")
+    if args.before:
+        args.before = os.path.abspath(args.before)
+        if not os.path.isdir(os.path.join(args.before, "browser_ocpp")):
+            parser.error(f"--before: no browser_ocpp in {args.before}")
+        kinds += [f"{k}-before" for k in ("off", "on") if k in kinds]
     if not 0 < args.seconds <= 300 or not 0 < args.stations <= 10_000 or not 0 < args.rounds <= 20:
         parser.error("--seconds in (0, 300], --stations in (0, 10000], --rounds in [1, 20]")
     raise SystemExit(
-        asyncio.run(run(args.seconds, args.stations, args.rounds, kinds, args.pinned_malloc))
+        asyncio.run(
+            run(args.seconds, args.stations, args.rounds, kinds, args.pinned_malloc, args.before)
+        )
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -56,6 +57,10 @@ STREAM_STALL_S = 60.0
 nginx's ``send_timeout``): the client reads nothing."""
 STREAM_CHECK_S = 1.0
 """How often a waiting streamed response checks that the server still serves."""
+RECEIVE_BUFFER = 262_144
+"""Bytes read from a socket at a time, into one buffer per thread reused by every
+connection (asyncio's own path allocates a fresh buffer of this size per read: above
+glibc's mmap threshold, an mmap and a munmap per message in some processes)."""
 
 Sink = Callable[[str | bytes], None]
 """Takes one complete message: ``str`` for text, ``bytes`` for binary."""
@@ -110,7 +115,11 @@ class SendBudget:
             connection._fail(CloseCode.POLICY_VIOLATION, "server send buffers are full", abort=True)
 
 
-class _DirectMessages(Connection):
+_receiving = threading.local()
+"""This thread's receive buffer (``view``: a memoryview over RECEIVE_BUFFER bytes)."""
+
+
+class _DirectMessages(Connection, asyncio.BufferedProtocol):
     """Delivers complete data messages to a sink from ``data_received``.
 
     Messages that arrive before a sink is set (between the handshake and the peer's
@@ -243,6 +252,19 @@ class _DirectMessages(Connection):
         self.write_text(text)
         if self.paused:  # above the high-water mark
             self._check_backlog("replies are not being read")
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the transport reads to (a BufferedProtocol: asyncio reads into it,
+        then calls :meth:`buffer_updated` at once, so one buffer per thread does)."""
+        try:
+            view: memoryview = _receiving.view
+        except AttributeError:
+            view = _receiving.view = memoryview(bytearray(RECEIVE_BUFFER))
+        return view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` arrived in the buffer: the protocol copies them from there."""
+        self.data_received(cast(bytes, _receiving.view[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         """Feed the protocol; then, when what we have to send is piling up (pongs

@@ -184,3 +184,42 @@ async def test_nothing_is_read_after_invalid_utf8(make_server: ServerFactory) ->
     finally:
         writer.close()
     assert handled == ["a"]
+
+
+async def test_connections_read_into_one_reused_buffer(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    """Connections are BufferedProtocols: the transport reads into one buffer per
+    thread (no fresh 256 KiB per read), and messages spanning many reads on several
+    connections at once still arrive whole and in order."""
+    from browser_ocpp.server.transport import RECEIVE_BUFFER, _DirectMessages, _receiving
+
+    server = await make_server(setup=False, max_payload_bytes=4 * RECEIVE_BUFFER)
+    connections: list[Any] = []
+
+    def on_client(client: OCPPServerClient) -> None:
+        connections.append(client._transport.connection)  # type: ignore[attr-defined]
+        client.handle(
+            "DataTransfer", lambda ctx: {"status": "Accepted", "data": ctx.params["data"]}
+        )
+
+    server.on("client", on_client)
+    clients = [
+        make_client(server, identity=f"CP-{i}", max_payload_bytes=4 * RECEIVE_BUFFER)
+        for i in range(3)
+    ]
+    await wait(asyncio.gather(*(client.connect() for client in clients)))
+    calls = [
+        client.call("DataTransfer", {"vendorId": "V", "data": f"{i}{n}" * (RECEIVE_BUFFER // 3)})
+        for n in range(2)
+        for i, client in enumerate(clients)
+    ]
+    results = await wait(asyncio.gather(*calls))
+    assert [r["data"] for r in results] == [
+        f"{i}{n}" * (RECEIVE_BUFFER // 3) for n in range(2) for i in range(3)
+    ]
+    assert all(isinstance(c, asyncio.BufferedProtocol) for c in connections)
+    assert isinstance(connections[0], _DirectMessages)
+    view = _receiving.view
+    assert len(view) == RECEIVE_BUFFER
+    assert all(c.get_buffer(-1) is view for c in connections)
