@@ -16,8 +16,10 @@ as the socket takes it, after the handshake timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
+import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -28,7 +30,13 @@ from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import SERVER, Request, Response
-from websockets.protocol import CONNECTING, OPEN
+from websockets.protocol import CONNECTING, OPEN, Protocol, Side
+from websockets.streams import StreamReader
+
+try:  # websockets' C helper, as its frames module takes it
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover
+    from websockets.utils import apply_mask
 
 if TYPE_CHECKING:
     from websockets.protocol import Event
@@ -118,6 +126,30 @@ class SendBudget:
 _receiving = threading.local()
 """This thread's receive buffer (``view``: a memoryview over RECEIVE_BUFFER bytes)."""
 
+_PARSE = Protocol.parse.__code__
+_AT_EOF = StreamReader.at_eof.__code__
+_TEXT_FIN = 0x81
+"""First byte of a final text frame without RSV bits: the only frames read directly."""
+
+
+def _at_frame_start(protocol: Protocol) -> bool:
+    """Whether websockets' parser waits for the first byte of a frame with nothing
+    buffered (in ``parse()``, at ``reader.at_eof()``): then whole frames may be read
+    without it, and what follows them fed to it."""
+    outer, inner = None, protocol.parser
+    while (deeper := inner.gi_yieldfrom) is not None:  # type: ignore[attr-defined]
+        outer, inner = inner, deeper
+    return outer is not None and outer.gi_code is _PARSE and inner.gi_code is _AT_EOF  # type: ignore[attr-defined]
+
+
+def _frame_limit(protocol: Protocol) -> int:
+    """The largest frame websockets would take as a whole message now."""
+    limits = [
+        getattr(protocol, name, None)
+        for name in ("max_message_size", "max_fragment_size", "max_size")  # 17.x; 14.x
+    ]
+    return min((limit for limit in limits if isinstance(limit, int)), default=1 << 62)
+
 
 class _DirectMessages(Connection, asyncio.BufferedProtocol):
     """Delivers complete data messages to a sink from ``data_received``.
@@ -133,6 +165,7 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
     __slots__ = (
         "_abort",
         "_early",
+        "_fast",
         "_fragments",
         "_fragments_text",
         "_lost",
@@ -146,6 +179,9 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         super().__init__(*args, **kwargs)
         self.sink: Sink | None = None
         self._early: list[str | bytes] | None = None
+        self._fast = 0
+        """While > 0, websockets' parser is known to wait at a frame start, and final
+        text frames are read straight from the buffer up to this size; else 0."""
         self._fragments: list[bytes] | None = None
         self._fragments_text = False
         self._paused_for_early = False
@@ -235,12 +271,46 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
             if not self.transport.is_closing():
                 self.transport.resume_reading()
 
+    def send_data(self) -> None:
+        """websockets' ``send_data``, with every frame it queued in one write: a read
+        full of pings is answered by one write, not one per pong (asyncio on Python
+        3.12+ pays for each write with a pass over all it holds unsent, so a ping
+        flood would cost CPU quadratic in the backlog)."""
+        writes = self.protocol.data_to_send()
+        data = [chunk for chunk in writes if chunk]
+        if data:
+            self.transport.write(data[0] if len(data) == 1 else b"".join(data))
+        if len(data) < len(writes):  # SEND_EOF: half-close, as websockets does
+            if self.transport.can_write_eof():
+                with contextlib.suppress(OSError, RuntimeError):
+                    self.transport.write_eof()
+            else:
+                self.transport.close()
+
     def write_text(self, text: str) -> None:
         """Frame and write ``text`` now (raises if the connection is not open)."""
-        state = self.protocol.state
+        protocol = self.protocol
+        state = protocol.state
         if state is not OPEN:
             raise ConnectionError(f"the WebSocket is {state.name.lower()}")
-        self.protocol.send_text(text.encode())
+        if (
+            protocol.side is Side.SERVER
+            and not protocol.extensions
+            and not protocol.debug
+            and not protocol.expect_continuation_frame
+        ):
+            # The bytes websockets' send_text() would write: a final text frame,
+            # unmasked (a server's), length in 7, 16 or 64 bits.
+            data = text.encode()
+            length = len(data)
+            if length < 126:
+                self.transport.write(bytes((_TEXT_FIN, length)) + data)
+            elif length < 65_536:
+                self.transport.write(struct.pack("!BBH", _TEXT_FIN, 126, length) + data)
+            else:
+                self.transport.write(struct.pack("!BBQ", _TEXT_FIN, 127, length) + data)
+            return
+        protocol.send_text(text.encode())
         self.send_data()
 
     def write_reply(self, text: str) -> None:
@@ -263,14 +333,69 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         return view
 
     def buffer_updated(self, nbytes: int) -> None:
-        """``nbytes`` arrived in the buffer: the protocol copies them from there."""
-        self.data_received(cast(bytes, _receiving.view[:nbytes]))
+        """``nbytes`` arrived in the buffer. Whole final text frames at its start are
+        read here when websockets' parser waits at a frame start (the usual case);
+        anything else (control frames, fragments, a frame cut by the read, RSV bits,
+        a frame over the size limit, a connection not open) goes to the protocol,
+        which copies it from the buffer."""
+        view = _receiving.view
+        limit = self._fast
+        pos = 0
+        if limit:
+            protocol = self.protocol
+            masked = 0x80 if protocol.side is Side.SERVER else 0
+            head = 6 if masked else 2
+            while nbytes - pos >= head:
+                second = view[pos + 1]
+                if view[pos] != _TEXT_FIN or second & 0x80 != masked:
+                    break
+                length = second & 0x7F
+                start = pos + head
+                if length == 126:
+                    start += 2
+                    if nbytes < start:
+                        break
+                    length = (view[pos + 2] << 8) | view[pos + 3]
+                elif length == 127:
+                    break
+                end = start + length
+                if end > nbytes or length > limit:
+                    break
+                if masked:
+                    data = apply_mask(view[start:end], view[start - 4 : start])
+                else:
+                    data = bytes(view[start:end])
+                pos = end
+                self._message(data, True)
+                if protocol.state is not OPEN or self._abort is not None or not self._fast:
+                    break
+            if pos == nbytes:
+                if self.paused:
+                    self._check_backlog("sent frames are not being read")
+                return
+            self._fast = 0  # the parser learns the rest; it is checked again after
+        self.data_received(cast(bytes, view[pos:nbytes]))
+
+    def _update_fast(self) -> None:
+        """After websockets parsed what arrived: may the next frames skip it?"""
+        protocol = self.protocol
+        self._fast = (
+            _frame_limit(protocol)
+            if protocol.state is OPEN
+            and self._abort is None
+            and self._fragments is None
+            and not protocol.extensions
+            and not protocol.debug
+            and _at_frame_start(protocol)
+            else 0
+        )
 
     def data_received(self, data: bytes) -> None:
         """Feed the protocol; then, when what we have to send is piling up (pongs
         and close frames answer what arrives, replies are written from here), see
         whether the other end reads it at all."""
         super().data_received(data)
+        self._update_fast()
         if self.paused:
             self._check_backlog("sent frames are not being read")
 

@@ -223,3 +223,135 @@ async def test_connections_read_into_one_reused_buffer(
     view = _receiving.view
     assert len(view) == RECEIVE_BUFFER
     assert all(c.get_buffer(-1) is view for c in connections)
+
+
+def masked(payload: bytes, first: int = 0x81) -> bytes:
+    """A client frame: ``first`` byte (FIN + opcode, default a final text frame)."""
+    frame = Frame(Opcode.TEXT, payload).serialize(mask=True, extensions=[])
+    return bytes([first]) + frame[1:]
+
+
+async def open_raw(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await wait(asyncio.open_connection("127.0.0.1", port))
+    writer.write(upgrade_request(port))
+    head = await wait(reader.readuntil(b"\r\n\r\n"))
+    assert head.startswith(b"HTTP/1.1 101")
+    return reader, writer
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    first, second = await wait(reader.readexactly(2))
+    length = second & 0x7F
+    if length == 126:
+        length = int.from_bytes(await wait(reader.readexactly(2)), "big")
+    elif length == 127:
+        length = int.from_bytes(await wait(reader.readexactly(8)), "big")
+    return first, await wait(reader.readexactly(length))
+
+
+async def test_frames_read_directly_and_by_websockets_are_answered_alike(
+    make_server: ServerFactory,
+) -> None:
+    """Once websockets' parser waits at a frame start, whole final text frames are
+    read from the receive buffer directly; everything else goes to websockets. Both
+    roads give the same answers, in order, whatever the frame sizes and cuts."""
+    from browser_ocpp.server.transport import _DirectMessages
+
+    server = await make_server(setup=False, max_payload_bytes=200_000)
+    connections: list[_DirectMessages] = []
+
+    def on_client(client: OCPPServerClient) -> None:
+        connections.append(client._transport.connection)  # type: ignore[attr-defined]
+        client.handle(
+            "DataTransfer", lambda ctx: {"status": "Accepted", "data": ctx.params["data"]}
+        )
+
+    server.on("client", on_client)
+    reader, writer = await open_raw(server.port)
+    try:
+        sizes = [0, 1, 60, 61, 62, 125, 126, 127, 65_535, 65_536, 100_000, "é" * 3, "€"]
+        calls = []
+        for i, size in enumerate(sizes):
+            data = size if isinstance(size, str) else "x" * size
+            text = json.dumps([2, f"m{i}", "DataTransfer", {"vendorId": "V", "data": data}])
+            calls.append((f"m{i}", data, masked(text.encode())))
+        # the first call alone (websockets reads it), then the rest: one write, in
+        # pieces cutting frames anywhere, with a ping in the middle
+        writer.write(calls[0][2])
+        first, payload = await read_frame(reader)
+        assert json.loads(payload)[1] == "m0"
+        assert connections[0]._fast > 0
+        ping = Frame(Opcode.PING, b"hi").serialize(mask=True, extensions=[])
+        stream = b"".join(c[2] for c in calls[1:6]) + ping + b"".join(c[2] for c in calls[6:])
+        for cut in range(0, len(stream), 7_001):
+            writer.write(stream[cut : cut + 7_001])
+            await writer.drain()
+        answers = {}
+        pong = None
+        while len(answers) < len(calls) - 1:
+            first, payload = await read_frame(reader)
+            if first == 0x8A:
+                pong = payload
+                continue
+            assert first == 0x81
+            reply = json.loads(payload)
+            answers[reply[1]] = reply[2]["data"]
+        assert pong == b"hi"
+        assert answers == {i: data for i, data, _ in calls[1:]}
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (masked(b'[2,"a","Heartbeat",{"x":"\xff"}]'), 1007),  # invalid UTF-8
+        (masked(b'[2,"a","Heartbeat",{}]', first=0xC1), 1002),  # RSV1 without an extension
+        (Frame(Opcode.TEXT, b'[2,"a","Heartbeat",{}]').serialize(mask=False, extensions=[]), 1002),
+        (masked(b"x" * 70_000), 1009),  # over max_payload_bytes
+    ],
+)
+async def test_frames_refused_after_the_direct_road_opened(
+    make_server: ServerFactory, frame: bytes, code: int
+) -> None:
+    """A frame websockets would refuse is refused the same way once frames are
+    read directly (the direct road leaves all but plain final text frames to it)."""
+    server = await make_server()
+    reader, writer = await open_raw(server.port)
+    try:
+        writer.write(masked(b'[2,"h1","Heartbeat",{}]'))
+        _, payload = await read_frame(reader)
+        assert json.loads(payload)[1] == "h1"
+        writer.write(masked(b'[2,"h2","Heartbeat",{}]') + frame)
+        _, payload = await read_frame(reader)
+        assert json.loads(payload)[1] == "h2"
+        first, payload = await read_frame(reader)
+        assert first == 0x88
+        assert int.from_bytes(payload[:2], "big") == code
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65_535, 65_536, 70_000])
+def test_a_reply_written_directly_has_websockets_bytes(size: int) -> None:
+    """Replies are framed by hand on a server: the bytes websockets would write."""
+    from unittest.mock import MagicMock
+
+    from websockets.protocol import OPEN
+    from websockets.server import ServerProtocol
+
+    from browser_ocpp.server.transport import OCPPServerConnection
+
+    text = ("é€" * size)[:size]
+    written: list[bytes] = []
+    connection = OCPPServerConnection.__new__(OCPPServerConnection)
+    protocol = ServerProtocol()
+    protocol.state = OPEN
+    connection.protocol = protocol
+    connection.transport = MagicMock()
+    connection.transport.write = written.append
+    assert not protocol.debug  # else websockets frames it, to log it
+    connection.write_text(text)
+    assert protocol.data_to_send() == []  # framed by hand: websockets saw nothing
+    protocol.send_text(text.encode())
+    assert written == protocol.data_to_send()
