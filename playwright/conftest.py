@@ -4,26 +4,34 @@ The CSMS runs on an asyncio loop in a background thread; tests drive Chromium wi
 Playwright's sync API and run Python in the page through ``window.runPy``.  Every
 page aborts any request that is not for a loopback address, and a test fails if
 one was attempted.
+
+One Chromium serves the session; every test gets fresh browser contexts (each page
+and its Pyodide live in a renderer process of their own) and must leave none open.
+Every page is watched with ``page.on("crash")``: a renderer that dies fails the test
+it died in, with how it died (signal and minidump, or a SIGKILL from outside),
+the memory available then and Chromium's own stderr; nothing is retried.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
 from browser_ocpp import OCPPServer
 from browser_ocpp.runtime import ensure_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from chromium import CHROMIUM_ARGS, LoopThread, chromium_path  # noqa: E402
+from chromium import ChromiumRun, LoopThread, Mark, mem_available_mib  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "pages"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -58,12 +66,109 @@ def site(loop_thread: LoopThread, runtime_dir: Path) -> Iterator[str]:
     loop_thread.run(server.close())
 
 
+@dataclass(frozen=True)
+class RendererCrash:
+    url: str
+    seconds_open: float
+    mem_available_mib: int | None
+
+
+class CrashWatch:
+    """Every page of the session's browser, watched for the death of its renderer."""
+
+    def __init__(self, run: ChromiumRun, browser: Browser) -> None:
+        self.run, self.browser = run, browser
+        self.crashes: list[RendererCrash] = []
+        self.since: Mark = run.mark()
+        browser.on("context", self._watch_context)
+
+    def _watch_context(self, context: BrowserContext) -> None:
+        context.on("page", self._watch_page)
+
+    def _watch_page(self, page: Page) -> None:
+        opened = time.monotonic()
+
+        def crashed(page: Page) -> None:
+            seconds = time.monotonic() - opened
+            self.crashes.append(RendererCrash(page.url, seconds, mem_available_mib()))
+
+        page.on("crash", crashed)
+
+    def start(self) -> None:
+        """A test begins: what happens from now on is that test's."""
+        self.crashes.clear()
+        self.since = self.run.mark()
+
+    def describe(self, nodeid: str) -> str:
+        deaths = [
+            f"  page.on('crash') for {crash.url}, {crash.seconds_open:.1f} s after it opened"
+            f" (memory available then: {crash.mem_available_mib} MiB)"
+            for crash in self.crashes
+        ] or ["  Playwright reported 'Target crashed' (page.on('crash') did not fire)"]
+        return "\n".join(
+            [
+                f"Chromium's renderer died during {nodeid}:",
+                *deaths,
+                "How it died:",
+                *("  " + line for line in self.run.explain(self.since).splitlines()),
+                f"Chromium's stderr during the test ({self.run.log}):",
+                self.run.log_tail(self.since),
+                "Not retried. The browser lives on and the next test opens a fresh context.",
+            ]
+        )
+
+
+WATCH: CrashWatch | None = None
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One Chromium for the session, its stderr and minidumps kept for explanations."""
+    global WATCH
+    run = ChromiumRun(tmp_path_factory.mktemp("chromium"))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        browser = run.launch(playwright)
+        WATCH = CrashWatch(run, browser)
         yield browser
+        WATCH = None
         browser.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if WATCH is not None:
+        WATCH.start()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A renderer that died fails the test it died in, saying how it died."""
+    report = yield
+    crashed = WATCH is not None and bool(WATCH.crashes)
+    if report.failed and "Target crashed" in report.longreprtext:
+        crashed = True
+    if crashed and WATCH is not None:
+        message = WATCH.describe(item.nodeid)
+        WATCH.crashes.clear()
+        if report.failed:
+            message += "\n\n" + report.longreprtext
+        report.outcome = "failed"
+        report.longrepr = message
+    return report
+
+
+@pytest.fixture(autouse=True)
+def contexts_closed(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test closes the browser contexts it opened, so no page (and no Pyodide
+    in its renderer) outlives it; torn down last, after the test's own fixtures."""
+    yield
+    if WATCH is not None and WATCH.browser.contexts:
+        left = WATCH.browser.contexts
+        for context in left:
+            context.close()
+        pytest.fail(f"{request.node.nodeid} left {len(left)} browser context(s) open")
 
 
 @pytest.fixture
