@@ -26,6 +26,7 @@ from ..peer import EventEmitter, OCPPLogger, RPCPeer, State
 from ..peer.options import PeerOptions
 from ..rpc.errors import ConnectionClosedError, RPCError
 from ..rpc.frames import BadMessage, Call, Send
+from .accept import bind
 from .compression import CompressionOptions, server_extensions
 from .guards import CorsRules, Guards, Refusal, duplicated_header, peer_host, security_event
 from .handshake import AuthContext, Handshake
@@ -197,10 +198,9 @@ class OCPPServer(EventEmitter):
         if profile >= SecurityProfile.TLS_BASIC_AUTH:
             self._ssl = self._tls_context(options.tls or {})
         handshake_timeout = options.handshake_timeout_ms / 1000
+        address = await bind(host, port, reuse_port=reuse_port, log=self._logger)
         self._server = await serve(
             self._handle,
-            host,
-            port,
             process_request=self._process_request,
             process_response=self._process_response,
             select_subprotocol=self._select_subprotocol,
@@ -211,10 +211,10 @@ class OCPPServer(EventEmitter):
             compression=None,
             extensions=server_extensions(CompressionOptions.coerce(options.compression)),
             server_header=None,
-            reuse_port=reuse_port,
             create_connection=OCPPServerConnection.factory(
                 budget=SendBudget(options.max_buffered_bytes), handshake_timeout=handshake_timeout
             ),
+            **address,  # our own socket, so that accepting backs off at the file limit
         )
         self._sweeper = asyncio.ensure_future(self._sweep())
         if self._adapter is not None:
