@@ -109,10 +109,29 @@ _DATE_TIME = re.compile(
 )
 
 
+_DATE_TIMES: dict[str, bool] = {}
+"""Verdicts on strings already checked: a CSMS answers many calls in a row with the
+same ``currentTime``, stations send the same timestamps. Emptied when full."""
+_DATE_TIMES_MAX = 512
+_DATE_TIME_LONGEST = 40
+"""Longer strings are checked every time (not kept)."""
+
+
 def _is_date_time(instance: object) -> bool:
     """RFC 3339 ``date-time``: the grammar, then a real calendar date and time."""
     if not isinstance(instance, str):
         return True
+    verdict = _DATE_TIMES.get(instance)
+    if verdict is None:
+        verdict = _check_date_time(instance)
+        if len(instance) <= _DATE_TIME_LONGEST:
+            if len(_DATE_TIMES) >= _DATE_TIMES_MAX:
+                _DATE_TIMES.clear()
+            _DATE_TIMES[instance] = verdict
+    return verdict
+
+
+def _check_date_time(instance: str) -> bool:
     match = _DATE_TIME.fullmatch(instance)
     if match is None:
         return False

@@ -644,6 +644,24 @@ def test_date_time_invalid(protocol: str, value: str) -> None:
     assert caught.value.details == {"keyword": "format", "path": "$.currentTime"}
 
 
+def test_date_time_verdicts_are_kept_and_stay_the_same() -> None:
+    """Verdicts are kept for short strings (asked again: the same answer, not
+    recomputed), the store is bounded, and long strings are checked every time."""
+    validation._DATE_TIMES.clear()
+    values = [*VALID_DATE_TIMES, *INVALID_DATE_TIMES]
+    first = [validation._is_date_time(v) for v in values]
+    assert first == [True] * len(VALID_DATE_TIMES) + [False] * len(INVALID_DATE_TIMES)
+    assert first == [validation._check_date_time(v) for v in values]
+    assert [validation._is_date_time(v) for v in values] == first
+    assert set(validation._DATE_TIMES) == set(values)
+    long = "2024-01-02T03:04:05." + "1" * 100 + "Z"
+    assert validation._is_date_time(long)
+    assert long not in validation._DATE_TIMES
+    for second in range(2 * validation._DATE_TIMES_MAX):
+        validation._is_date_time(f"2024-01-02T03:{second // 60 % 60:02}:{second % 60:02}Z")
+    assert len(validation._DATE_TIMES) <= validation._DATE_TIMES_MAX
+
+
 def test_uri_format_is_not_checked() -> None:
     validator = validator_for(OCPP16)
     assert validator is not None
