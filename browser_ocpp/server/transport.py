@@ -22,7 +22,7 @@ import functools
 import struct
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from websockets.asyncio.client import ClientConnection
@@ -151,6 +151,13 @@ def _frame_limit(protocol: Protocol) -> int:
     return min((limit for limit in limits if isinstance(limit, int)), default=1 << 62)
 
 
+def _pings_awaiting(connection: Connection) -> Mapping[bytes, Any]:
+    """The pings ``connection`` sent and awaits a pong for: ``pending_pings`` since
+    websockets 16, ``pong_waiters`` in 14 and 15."""
+    pings = getattr(connection, "pending_pings", None)
+    return pings if pings is not None else getattr(connection, "pong_waiters", {})
+
+
 class _DirectMessages(Connection, asyncio.BufferedProtocol):
     """Delivers complete data messages to a sink from ``data_received``.
 
@@ -216,7 +223,7 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
                 self._message(data, self._fragments_text)
         else:
             if opcode is Opcode.PING or (
-                opcode is Opcode.PONG and bytes(event.data) not in self.pending_pings
+                opcode is Opcode.PONG and bytes(event.data) not in _pings_awaiting(self)
             ):
                 self.control_at = time.monotonic()
             super().process_event(event)  # pings, pongs, close
