@@ -185,30 +185,38 @@ def table(rows: list[Row]) -> list[str]:
     by_kind = {row.kind: row for row in rows}
     owi = by_kind.get("ocpp-ws-io", Row("")).best
     bare = by_kind.get("bare", Row("")).best
+    owi_median = median_rate(by_kind.get("ocpp-ws-io", Row("")))
     lines = [
         f"{'server':<28} {'calls/s':>9} {'median':>9} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'us CPU/call':>11} {'x ocpp-ws-io':>12} {'x bare':>7} {'CPU/call x owi':>14}"
+        f"{'us CPU/call':>11} {'x ocpp-ws-io':>12} {'x bare':>7} {'median x owi':>12} "
+        f"{'CPU/call x owi':>14}"
     ]
     for row in rows:
         t = row.best
         if "rate" not in t:
             lines.append(f"{LABELS[row.kind]:<28} {'failed':>9}")
             continue
-        median = statistics.median(r["rate"] for r in row.rounds if "rate" in r)
+        median = median_rate(row)
         cost = bench.cpu_per_call(t)
         owi_cost = bench.cpu_per_call(owi) if owi else None
         lines.append(
-            f"{LABELS[row.kind]:<28} {t['rate']:>9,.0f} {median:>9,.0f} {t['p50_ms']:>7.2f} "
+            f"{LABELS[row.kind]:<28} {t['rate']:>9,.0f} {median or 0.0:>9,.0f} {t['p50_ms']:>7.2f} "
             f"{t['p99_ms']:>7.2f} {cost or 0.0:>11.1f} "
             f"{ratio(t['rate'], owi.get('rate')):>12} {ratio(t['rate'], bare.get('rate')):>7} "
-            f"{ratio(cost, owi_cost):>14}"
+            f"{ratio(median, owi_median):>12} {ratio(cost, owi_cost):>14}"
         )
     return lines
 
 
+def median_rate(row: Row) -> float | None:
+    rates = [r["rate"] for r in row.rounds if "rate" in r]
+    return statistics.median(rates) if rates else None
+
+
 LEGEND = (
     "calls/s and p50/p99: the best round of each server (median: of all its rounds);",
-    "x ocpp-ws-io, x bare: calls/s relative to those servers' best rounds in this run.",
+    "x ocpp-ws-io, x bare: calls/s relative to those servers' best rounds in this run;",
+    "median x owi: the median round relative to ocpp-ws-io's median round.",
     "us CPU/call: server CPU (user + system, all threads) per call, less sensitive to",
     "other load than calls/s; CPU/call x owi: relative to ocpp-ws-io's (below 1: cheaper).",
 )
