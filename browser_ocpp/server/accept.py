@@ -135,7 +135,9 @@ async def bind(host: str, port: int, *, reuse_port: bool, log: OCPPLogger) -> di
         if len(addresses) != 1:
             return {"host": host, "port": port, "reuse_port": reuse_port}
         family, address = next(iter(addresses))
-    sock = Listener(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, as getaddrinfo gives asyncio: sockets accepted from it inherit
+    # the protocol, and asyncio sets TCP_NODELAY only on sockets that name TCP.
+    sock = Listener(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.backoff = AcceptBackoff(log)
         if os.name == "posix" and sys.platform != "cygwin":
