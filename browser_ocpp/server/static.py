@@ -43,7 +43,9 @@ _TYPES = {
     ".png": "image/png",
     ".map": "application/json",
 }
-_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.ASCII | re.IGNORECASE)
+# At most 18 digits (any file size fits): a longer number is not a range we serve,
+# and int() of thousands of digits would raise.
+_RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.ASCII | re.IGNORECASE)
 _TAG = re.compile(r'(W/)?"[^"]*"')
 
 

@@ -136,6 +136,8 @@ RANGES = [
     ("bytes=0-1,5-6", 200, None, bytes(range(100))),  # several ranges: ignored
     ("items=0-1", 200, None, bytes(range(100))),
     ("bytes=x-1", 200, None, bytes(range(100))),
+    ("bytes=" + "9" * 5000 + "-", 200, None, bytes(range(100))),  # int() would raise: 500
+    ("bytes=0-" + "9" * 19, 200, None, bytes(range(100))),
 ]
 
 
