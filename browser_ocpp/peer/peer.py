@@ -529,7 +529,7 @@ class RPCPeer(EventEmitter):
         try:
             try:
                 limit = getattr(self._options, "offline_queue_max_size", None)
-                await slots.acquire(timeout_ms / 1000, limit)
+                ticket = await slots.acquire(timeout_ms / 1000, limit)
             except OfflineTimeout:
                 raise CallTimeoutError(
                     f"{method} was not sent within {timeout_ms:g} ms: no connection opened"
@@ -539,7 +539,7 @@ class RPCPeer(EventEmitter):
                 while not self._sendable():  # the connection dropped as our turn came
                     self._check_queueable()
                     held = False
-                    await slots.wait_for_open()  # first in line when it opens again
+                    await slots.wait_for_open(ticket)  # its own place in line again
                     held = True
                 return await self._send_call(protocol, method, params, message_id, timeout_ms)
             finally:

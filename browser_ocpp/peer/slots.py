@@ -21,10 +21,11 @@ class OfflineTimeout(Exception):
 
 
 class _Waiter:
-    __slots__ = ("future", "timer")
+    __slots__ = ("future", "ticket", "timer")
 
-    def __init__(self, future: asyncio.Future[None]) -> None:
+    def __init__(self, future: asyncio.Future[None], ticket: int) -> None:
         self.future = future
+        self.ticket = ticket  # the call's place in line: the order it was made in
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -32,12 +33,13 @@ class CallSlots:
     """Up to ``limit`` holders at once, served first come, first served, and only
     while ``is_open``."""
 
-    __slots__ = ("_limit", "_waiters", "active", "is_open")
+    __slots__ = ("_limit", "_tickets", "_waiters", "active", "is_open")
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self.active = 0
         self.is_open = False
+        self._tickets = 0
         self._waiters: deque[_Waiter] | None = None  # created when first needed
 
     @property
@@ -68,14 +70,17 @@ class CallSlots:
 
     async def acquire(
         self, offline_timeout_s: float | None = None, offline_limit: float | None = None
-    ) -> None:
-        """Wait for a turn. While closed, wait at most ``offline_timeout_s`` for the
-        connection (:class:`OfflineTimeout`), and with more than ``offline_limit``
-        waiting the oldest is refused (:class:`QueueOverflowError`)."""
+    ) -> int:
+        """Wait for a turn; returns the call's ticket (for :meth:`wait_for_open`).
+        While closed, wait at most ``offline_timeout_s`` for the connection
+        (:class:`OfflineTimeout`), and with more than ``offline_limit`` waiting the
+        oldest is refused (:class:`QueueOverflowError`)."""
+        self._tickets += 1
+        ticket = self._tickets
         if self.is_open and self.active < self._limit and not self._waiters:
             self.active += 1
-            return
-        waiter = _Waiter(asyncio.get_running_loop().create_future())
+            return ticket
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), ticket)
         if self._waiters is None:
             self._waiters = deque()
         self._waiters.append(waiter)
@@ -92,15 +97,21 @@ class CallSlots:
                     ),
                 )
         await self._wait(waiter)
+        return ticket
 
-    async def wait_for_open(self) -> None:
+    async def wait_for_open(self, ticket: int) -> None:
         """The holder of a turn whose connection dropped: give the turn back and wait
-        for the next one at the head of the line, ahead of everyone who came later."""
+        for the next one at its own place in line (``ticket``): ahead of everyone who
+        came later, behind those who came earlier."""
         self.active -= 1
-        waiter = _Waiter(asyncio.get_running_loop().create_future())
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), ticket)
         if self._waiters is None:
             self._waiters = deque()
-        self._waiters.appendleft(waiter)
+        place = next(
+            (n for n, other in enumerate(self._waiters) if other.ticket > ticket),
+            len(self._waiters),
+        )
+        self._waiters.insert(place, waiter)
         self._wake()
         await self._wait(waiter)
 
