@@ -145,7 +145,7 @@ def test_installed_package_serves_a_console_that_connects_and_boots(
         page.goto(second.url + "/")
         page.wait_for_function(
             "document.querySelector('[data-testid=progress]').dataset.state === 'ready'",
-            timeout=60_000,
+            timeout=120_000,
         )
         page.get_by_test_id("identity").fill("CP-INSTALLED")
         page.get_by_test_id("connect").click()
