@@ -29,24 +29,9 @@ from browser_ocpp.server.transport import WebSocketTransport
 
 from ..peer.conftest import collect, expect, wait
 from .conftest import BOOT16, BOOT_OK, ClientFactory, ServerFactory
+from .test_static import http_get
 
 BOOT201 = {"chargingStation": {"vendorName": "ACME", "model": "One"}, "reason": "PowerUp"}
-
-
-async def http_get(
-    port: int, path: str, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    lines = {"Host": f"127.0.0.1:{port}", **(headers or {})}
-    extra = "".join(f"{name}: {value}\r\n" for name, value in lines.items())
-    writer.write(f"GET {path} HTTP/1.1\r\n{extra}\r\n".encode())
-    raw = await wait(reader.read())
-    writer.close()
-    await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode().split("\r\n")
-    found = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
-    return int(status_line.split()[1]), found, body
 
 
 class Scrape:
