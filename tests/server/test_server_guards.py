@@ -338,10 +338,7 @@ async def test_cors_ips(make_server: ServerFactory) -> None:
 
 async def test_cors_ipv6(make_server: ServerFactory) -> None:
     server = OCPPServer(protocols=["ocpp1.6"])
-    try:
-        port = await server.listen(0, "::1")
-    except OSError:
-        pytest.skip("no IPv6 loopback here")
+    port = await server.listen(0, "::1")  # the machines this runs on have ::1
     try:
         server.cors(allowed_ips=["::1"])
         url = f"ws://[::1]:{port}/ocpp/CP-6"
@@ -466,10 +463,7 @@ async def test_identity_collision_anomaly(make_server: ServerFactory) -> None:
         await wait(first.wait_closed())
     assert not events
     async with await station(server.port, "CP-C") as first:
-        try:
-            second = await station(server.port, "CP-C", local_addr=("127.0.0.2", 0))
-        except OSError:
-            pytest.skip("cannot connect from 127.0.0.2 here")
+        second = await station(server.port, "CP-C", local_addr=("127.0.0.2", 0))
         async with second:
             await wait(first.wait_closed())
             await events.wait_len(1)
