@@ -7,6 +7,7 @@ answers the CSMS) and the misdeeds it commits on request (what it sends)::
     station.faults.reply_delay_ms = 45_000     # answer late: after the CSMS's timeout
     station.faults.reject_with = "InternalError"
     station.faults.actions = {"Reset"}         # only Reset misbehaves
+    station.faults.answer_with = {"Reset": {"status": "Rejected"}}  # scripted answer
     station.faults.clear()                     # back to good behaviour
     await station.faults.disconnect()          # drop the connection, no closing handshake
     await station.faults.send_malformed()      # [2,"…","Heartbeat",{   (not JSON)
@@ -54,6 +55,9 @@ class Faults:
     ``"OccurenceConstraintViolation"``, or a code no version has)."""
     actions: Collection[str] | None = None
     """The CSMS commands the answer settings apply to; None: every one."""
+    answer_with: dict[str, Payload] = field(default_factory=dict)
+    """Scripted answers: a command named here is answered with its payload, as written,
+    and not acted on (after ``drop_replies`` and ``reject_with``, which win)."""
 
     DESCRIPTION: ClassVar[str] = "fault injected by the emulator"
 
@@ -61,6 +65,7 @@ class Faults:
         """Answer every command normally again."""
         self.reply_delay_ms, self.drop_replies = 0.0, False
         self.reject_with, self.actions = None, None
+        self.answer_with = {}
 
     def applies_to(self, action: str) -> bool:
         return self.actions is None or action in self.actions

@@ -52,6 +52,10 @@ def _answer(station: Station, handler: Handler, ctx: HandlerContext) -> Any:
     if faulty and faults.reject_with is not None:
         station.note(f"{ctx.method} from the CSMS refused with {faults.reject_with} (fault)")
         raise faults.refusal()
+    scripted = faults.answer_with.get(ctx.method)
+    if scripted is not None:
+        station.note(f"{ctx.method} from the CSMS answered as scripted, not acted on")
+        return scripted
     if not station.client.options.is_strict(ctx.protocol, ctx.method):
         from ..rpc.validation import validator_for  # loads jsonschema on first use
 

@@ -139,3 +139,19 @@ async def test_with_strict_mode_off_a_custom_call_goes_out_as_written(
     else:  # the CSMS got it and refused it (before its handler saw it)
         spelling = "Occurence" if rig.v16 else "Occurrence"
         assert refused.value.received_code == f"{spelling}ConstraintViolation"
+
+
+async def test_a_scripted_answer_is_sent_as_written_and_not_acted_on(
+    make_rig: RigFactory,
+) -> None:
+    rig = await make_rig(meter_interval_s=0)
+    csms, faults = rig.csms, rig.station.faults
+    faults.answer_with = {"Reset": {"status": "Rejected"}}
+    assert await csms.send("Reset", _reset(rig.v16)) == {"status": "Rejected"}
+    assert await csms.send("ClearCache", {}) == {"status": "Accepted"}  # not scripted
+    await asyncio.sleep(0.1)
+    assert csms.inbox["BootNotification"].empty()  # no reboot: the Reset was not acted on
+    faults.clear()
+    assert faults.answer_with == {}
+    assert await csms.send("Reset", _reset(rig.v16)) == {"status": "Accepted"}
+    await csms.next("BootNotification")
