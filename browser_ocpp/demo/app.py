@@ -16,7 +16,8 @@ from websockets.datastructures import Headers
 from ..console import static_dir
 from ..rpc.versions import SUPPORTED_PROTOCOLS
 from ..server import AuthContext, OCPPServer
-from .csms import DemoCSMS
+from .commands import catalogue
+from .csms import COMMAND_TIMEOUT_MS, COMMAND_TIMEOUT_RANGE_MS, DemoCSMS
 
 __all__ = ["ConsoleServer"]
 
@@ -52,6 +53,20 @@ def _forbidden(message: str) -> tuple[int, str, bytes]:
     return _json(403, {"ok": False, "error": "Forbidden", "message": message})
 
 
+def _bad_request(message: str, error: str = "BadRequest") -> tuple[int, str, bytes]:
+    return _json(400, {"ok": False, "error": error, "message": message})
+
+
+def _timeout_ms(text: str | None) -> int:
+    """The operator's ``timeout_ms``, checked: ValueError says what is wrong."""
+    if text is None:
+        return COMMAND_TIMEOUT_MS
+    low, high = COMMAND_TIMEOUT_RANGE_MS
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ValueError(f"timeout_ms must be a whole number from {low} to {high}, not {text!r}")
+    return int(text)
+
+
 class ConsoleServer:
     """The console's page at ``/`` (``web``, default: the installed console), the
     runtime at ``/pyodide/`` and ``/pyscript/``, the demo CSMS at
@@ -76,6 +91,8 @@ class ConsoleServer:
         self.server.mount("/csms/", Path(str(operator)))
         self.server.route("/api/stations", self._stations)
         self.server.route("/api/command", self._command)
+        self.server.route("/api/commands", self._commands)
+        self.server.route("/api/forget", self._forget)
 
     async def listen(self, port: int = 8080, host: str = "127.0.0.1") -> int:
         return await self.server.listen(port, host)
@@ -106,26 +123,52 @@ class ConsoleServer:
         else:
             ctx.accept()
 
-    def _stations(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
+    def _refused(self, headers: Headers, operator: bool) -> tuple[int, str, bytes] | None:
+        """403 for an unknown Host and, for what changes something (``operator``), for
+        a request without the operator header or from another origin."""
         if not self._known_host(headers):
             return _forbidden("unknown Host: pass --allow-host NAME to use this name")
-        return _json(200, {"stations": self.csms.snapshot()})
-
-    async def _command(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
-        if not self._known_host(headers):
-            return _forbidden("unknown Host: pass --allow-host NAME to use this name")
-        if headers.get(OPERATOR_HEADER) != "1" or not _same_origin(headers):
+        if operator and (headers.get(OPERATOR_HEADER) != "1" or not _same_origin(headers)):
             return _forbidden(
                 f"commands need the {OPERATOR_HEADER} header, from this server's own pages"
             )
+        return None
+
+    def _stations(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
+        refused = self._refused(headers, operator=False)
+        if refused:
+            return refused
+        body = {"stations": self.csms.snapshot(), "forget_after_s": self.csms.forget_after_s}
+        return _json(200, body)
+
+    def _commands(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
+        """Per version, the commands an operator may send, with a payload to start from."""
+        return self._refused(headers, operator=False) or _json(200, catalogue())
+
+    def _forget(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
+        refused = self._refused(headers, operator=True)
+        if refused:
+            return refused
+        identity = parse_qs(urlsplit(path).query).get("identity", [""])[0]
+        if not identity:
+            return _bad_request("identity is required")
+        return _json(200, self.csms.forget(identity))
+
+    async def _command(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
+        refused = self._refused(headers, operator=True)
+        if refused:
+            return refused
         query = parse_qs(urlsplit(path).query)
         identity = query.get("identity", [""])[0]
         action = query.get("action", [""])[0]
         try:
             params = json.loads(query.get("params", ["{}"])[0])
         except ValueError as exc:
-            return _json(400, {"ok": False, "error": "BadParams", "message": str(exc)})
+            return _bad_request(str(exc), "BadParams")
+        try:
+            timeout_ms = _timeout_ms(query.get("timeout_ms", [None])[0])
+        except ValueError as exc:
+            return _bad_request(str(exc), "BadTimeout")
         if not identity or not action or not isinstance(params, dict):
-            message = "identity, action and params (a JSON object) are required"
-            return _json(400, {"ok": False, "error": "BadRequest", "message": message})
-        return _json(200, await self.csms.command(identity, action, params))
+            return _bad_request("identity, action and params (a JSON object) are required")
+        return _json(200, await self.csms.command(identity, action, params, timeout_ms))

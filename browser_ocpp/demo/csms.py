@@ -7,12 +7,19 @@ import itertools
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ..peer import HandlerContext
-from ..rpc.errors import RPCNotImplementedError, RPCNotSupportedError
+from ..rpc.errors import (
+    CallTimeoutError,
+    ConnectionClosedError,
+    RPCError,
+    RPCNotImplementedError,
+    RPCNotSupportedError,
+)
 from ..rpc.versions import OCPP16, OCPP21, OCPP201, known_actions
 from ..server import OCPPServer, OCPPServerClient
 
@@ -28,6 +35,12 @@ TRANSACTIONS_KEPT = 100
 """Per station; beyond this the oldest transactions are forgotten."""
 CONNECTORS_KEPT = 64
 """Per station: statuses of this many connectors (the station names them)."""
+FORGET_AFTER_S = 600.0
+"""A station disconnected this long is forgotten (the operator may forget it sooner)."""
+COMMAND_TIMEOUT_MS = 15_000
+COMMAND_TIMEOUT_RANGE_MS = (100, 120_000)
+"""An operator's command waits this long for the answer by default, and within this
+range when the operator chooses."""
 
 
 _NOTIFICATIONS_2 = frozenset(
@@ -101,6 +114,10 @@ class StationRecord:
     protocol: str | None
     connected: bool = True
     connected_at: float = field(default_factory=time.time)
+    disconnected_at: float | None = None
+    """When it disconnected, on the CSMS's clock (None while connected)."""
+    session: int = 0
+    """Counts its connections, so a late close of an older one changes nothing."""
     boot: dict[str, Any] | None = None
     statuses: dict[str, str] = field(default_factory=dict)
     transactions: dict[str, Transaction] = field(default_factory=dict)
@@ -120,11 +137,13 @@ class StationRecord:
         if where in self.statuses or len(self.statuses) < CONNECTORS_KEPT:
             self.statuses[where] = status
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, now_s: float) -> dict[str, Any]:
+        gone = self.disconnected_at
         return {
             "identity": self.identity,
             "protocol": self.protocol,
             "connected": self.connected,
+            "disconnected_for_s": None if gone is None else round(now_s - gone, 1),
             "boot": self.boot,
             "statuses": self.statuses,
             "transactions": [vars(t) for t in self.transactions.values()],
@@ -167,28 +186,37 @@ class DemoCSMS:
     """Handlers for every station of ``server``, and the records the operator sees."""
 
     def __init__(
-        self, server: OCPPServer, heartbeat_interval_s: int = HEARTBEAT_INTERVAL_S
+        self,
+        server: OCPPServer,
+        heartbeat_interval_s: int = HEARTBEAT_INTERVAL_S,
+        forget_after_s: float = FORGET_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.server = server
         self.heartbeat_interval_s = heartbeat_interval_s
+        self.forget_after_s = forget_after_s
+        self.clock = clock
         self.stations: dict[str, StationRecord] = {}
         self._transaction_ids = itertools.count(1)
         server.on("client", self._attach)
 
     def _attach(self, client: OCPPServerClient) -> None:
         identity = client.identity or "?"
-        record = StationRecord(identity, client.protocol)
-        previous = self.stations.get(identity)
-        if previous is not None:  # keep the history across reconnects
-            record.transactions, record.meter_values = previous.transactions, previous.meter_values
-            record.events = previous.events
-        self.stations[identity] = record
+        record = self.stations.get(identity)
+        if record is None:
+            record = self.stations[identity] = StationRecord(identity, client.protocol)
+        else:  # the same station back: the same record, its history kept
+            record.protocol, record.connected = client.protocol, True
+            record.connected_at, record.disconnected_at = time.time(), None
+        record.session += 1
+        session = record.session
         self._forget_old()
         record.note(f"connected ({client.protocol})")
 
         def closed(event: Any) -> None:
-            if self.stations.get(identity) is record:
+            if self.stations.get(identity) is record and record.session == session:
                 record.connected = False
+                record.disconnected_at = self.clock()
                 record.note(f"disconnected ({event.code} {event.reason})".replace(" )", ")"))
 
         client.on("close", closed)
@@ -330,17 +358,60 @@ class DemoCSMS:
     # -- operator --------------------------------------------------------------------
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Every station the CSMS has seen, newest connection first."""
+        """Every station the CSMS knows, newest connection first; those disconnected
+        for ``forget_after_s`` are forgotten first."""
+        now_s = self.clock()
+        for record in list(self.stations.values()):
+            gone = record.disconnected_at
+            if gone is not None and now_s - gone >= self.forget_after_s:
+                del self.stations[record.identity]
         records = sorted(self.stations.values(), key=lambda r: r.connected_at, reverse=True)
-        return [record.as_json() for record in records]
+        return [record.as_json(now_s) for record in records]
 
-    async def command(self, identity: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Send ``action`` to ``identity``; the response payload or the error, as JSON."""
+    def forget(self, identity: str) -> dict[str, Any]:
+        """Forget a disconnected station (a connected one is kept: it is there)."""
+        record = self.stations.get(identity)
+        if record is None:
+            return {"ok": False, "error": "UnknownStation", "message": f"no station {identity!r}"}
+        if record.connected:
+            message = f"{identity} is connected; only a disconnected station can be forgotten"
+            return {"ok": False, "error": "Connected", "message": message}
+        del self.stations[identity]
+        return {"ok": True}
+
+    async def command(
+        self,
+        identity: str,
+        action: str,
+        params: dict[str, Any],
+        timeout_ms: int = COMMAND_TIMEOUT_MS,
+    ) -> dict[str, Any]:
+        """Send ``action`` to ``identity``; the response payload or the error, as JSON:
+        ``kind`` says which (``callerror`` with the station's ``code`` and ``details``,
+        ``timeout``, ``disconnected`` or ``error``), ``ms`` how long it took."""
         record = self.stations.get(identity)
         if record is not None:
             record.note(f"operator sent {action}")
+        started = time.monotonic()
         try:
-            result = await self.server.send_to_client(identity, action, params, timeout_ms=15_000)
+            result = await self.server.send_to_client(
+                identity, action, params, timeout_ms=timeout_ms
+            )
         except Exception as exc:
-            return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
-        return {"ok": True, "result": result}
+            answer = {"ok": False, **_error_json(exc, timeout_ms)}
+        else:
+            answer = {"ok": True, "result": result}
+        return {**answer, "ms": round((time.monotonic() - started) * 1000)}
+
+
+def _error_json(exc: Exception, timeout_ms: int) -> dict[str, Any]:
+    """What went wrong with an operator's command, for the operator view."""
+    error: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, RPCError):
+        return {**error, "kind": "callerror", "code": exc.code, "details": exc.details}
+    if isinstance(exc, CallTimeoutError | TimeoutError):
+        message = f"no answer within {timeout_ms / 1000:g} s"
+        return {**error, "kind": "timeout", "message": str(exc) or message}
+    if isinstance(exc, ConnectionClosedError | ConnectionError):
+        return {**error, "kind": "disconnected"}
+    return {**error, "kind": "error"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -139,13 +140,16 @@ async def test_operator_command_reaches_the_station(console: ConsoleServer) -> N
     status, body = await api(
         console, "/api/command", identity="CP-OP", action="Reset", params='{"type": "Soft"}'
     )
-    assert (status, body) == (200, {"ok": True, "result": {"status": "Accepted"}})
+    assert status == 200 and body["ok"] is True and body["result"] == {"status": "Accepted"}
+    assert isinstance(body["ms"], int) and body["ms"] >= 0
     _, body = await api(
         console, "/api/command", identity="CP-OP", action="GetConfiguration", params="{}"
     )
     assert body["ok"] is False and body["error"] == "RPCNotSupportedError"
+    assert (body["kind"], body["code"]) == ("callerror", "NotSupported")
     _, body = await api(console, "/api/command", identity="nobody", action="Reset", params="{}")
     assert body["ok"] is False and "'nobody' is connected" in body["message"]
+    assert body["kind"] == "disconnected"
     status, body = await api(
         console, "/api/command", identity="CP-OP", action="Reset", params="{oops"
     )
@@ -359,3 +363,153 @@ def test_the_notifications_the_demo_answers_empty_are_valid_station_calls(protoc
     for action in notifications:
         validator.validate_response(action, {})
     assert not {"CostUpdated", "GetConfiguration", "UpdateFirmware", "Reset"} & notifications
+
+
+async def test_a_command_the_station_leaves_unanswered_times_out_as_asked(
+    console: ConsoleServer,
+) -> None:
+    client = station(console, "CP-SLOW", "ocpp1.6")
+    never = asyncio.Event()
+
+    async def hang(ctx: Any) -> dict[str, Any]:
+        await never.wait()
+        return {}
+
+    client.handle("ClearCache", hang)
+    await wait(client.connect())
+    _, body = await api(
+        console, "/api/command", identity="CP-SLOW", action="ClearCache", timeout_ms="200"
+    )
+    assert body["ok"] is False and body["kind"] == "timeout"
+    assert body["error"] == "CallTimeoutError"
+    for bad in ("0", "99", "120001", "abc", "-5"):
+        status, body = await api(
+            console, "/api/command", identity="CP-SLOW", action="ClearCache", timeout_ms=bad
+        )
+        assert (
+            status == 400 and body["error"] == "BadTimeout" and "100 to 120000" in body["message"]
+        )
+    never.set()
+    await client.close()
+
+
+async def test_a_callerror_comes_with_its_code_and_details(console: ConsoleServer) -> None:
+    client = station(console, "CP-ERR", "ocpp2.0.1")
+
+    def refuse(ctx: Any) -> dict[str, Any]:
+        raise RPCNotSupportedError("no resets today", {"why": "maintenance"})
+
+    client.handle("Reset", refuse)
+    await wait(client.connect())
+    _, body = await api(
+        console, "/api/command", identity="CP-ERR", action="Reset", params='{"type": "Immediate"}'
+    )
+    assert body["ok"] is False and body["kind"] == "callerror"
+    assert (body["code"], body["message"]) == ("NotSupported", "no resets today")
+    assert body["details"] == {"why": "maintenance"}
+    await client.close()
+
+
+async def test_a_station_that_comes_back_is_the_same_record_connected_again(
+    console: ConsoleServer,
+) -> None:
+    client = station(console, "CP-BACK", "ocpp1.6")
+    await wait(client.connect())
+    await client.call("BootNotification", BOOT16)
+    await client.call(
+        "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+    )
+    record = console.csms.stations["CP-BACK"]
+    closed = expect(console.server.clients["CP-BACK"], "close")
+    await client.close(1000, "bye")
+    await wait(closed)
+    (gone,) = console.csms.snapshot()
+    assert gone["connected"] is False and gone["disconnected_for_s"] is not None
+    again = station(console, "CP-BACK", "ocpp1.6")
+    await wait(again.connect())
+    assert console.csms.stations["CP-BACK"] is record
+    (back,) = console.csms.snapshot()
+    assert back["connected"] is True and back["disconnected_for_s"] is None
+    # What it said before the drop is still known: a reconnect is not a reboot.
+    assert back["boot"] == BOOT16 and back["statuses"] == {"1": "Available"}
+    await again.close()
+
+
+async def test_a_late_close_of_an_older_connection_leaves_the_new_one_connected(
+    console: ConsoleServer,
+) -> None:
+    first = station(console, "CP-TWICE", "ocpp1.6")
+    await wait(first.connect())
+    old_side = console.server.clients["CP-TWICE"]
+    closed = expect(old_side, "close")
+    second = station(console, "CP-TWICE", "ocpp1.6")
+    await wait(second.connect())  # the server replaces the first connection
+    await wait(closed)
+    assert console.csms.snapshot()[0]["connected"] is True
+    await first.close()
+    await second.close()
+
+
+async def test_disconnected_stations_are_forgotten_after_a_while_or_on_request(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "runtime" / "pyodide").mkdir(parents=True)
+    (tmp_path / "runtime" / "pyscript").mkdir(parents=True)
+    server = ConsoleServer(tmp_path / "runtime")
+    clock = [1000.0]
+    server.csms.clock = lambda: clock[0]
+    server.csms.forget_after_s = 60
+    await server.listen(0)
+    try:
+        clients = [station(server, name, "ocpp1.6") for name in ("CP-A", "CP-B", "CP-C")]
+        for client in clients:
+            await wait(client.connect())
+        for client in clients[:2]:
+            closed = expect(server.server.clients[client.identity], "close")
+            await client.close()
+            await wait(closed)
+        status, body = await api(server, "/api/forget", identity="CP-C")
+        assert status == 200 and body["ok"] is False and body["error"] == "Connected"
+        _, body = await api(server, "/api/forget", identity="CP-A")
+        assert body == {"ok": True}
+        _, body = await api(server, "/api/forget", identity="CP-A")
+        assert body["ok"] is False and body["error"] == "UnknownStation"
+        _, body = await api(server, "/api/stations")
+        assert [s["identity"] for s in body["stations"]] == ["CP-C", "CP-B"]
+        assert body["forget_after_s"] == 60
+        clock[0] += 59
+        _, body = await api(server, "/api/stations")
+        assert {s["identity"] for s in body["stations"]} == {"CP-B", "CP-C"}
+        assert body["stations"][1]["disconnected_for_s"] == 59
+        clock[0] += 1
+        _, body = await api(server, "/api/stations")
+        assert [s["identity"] for s in body["stations"]] == ["CP-C"]  # the connected one stays
+        status, _, _ = await http_get(server.server.port, "/api/forget?identity=CP-C")
+        assert status == 403  # changes something: the operator header is needed
+        await clients[2].close()
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
+async def test_the_command_list_is_the_versions_csms_commands_with_valid_templates(
+    console: ConsoleServer, protocol: str
+) -> None:
+    status, body = await api(console, "/api/commands")
+    assert status == 200 and set(body) == {"ocpp1.6", "ocpp2.0.1", "ocpp2.1"}
+    listed = body[protocol]
+    actions = [entry["action"] for entry in listed]
+    assert len(actions) == len(set(actions)) and set(actions) <= known_actions(protocol)
+    validator = validator_for(protocol)
+    assert validator is not None
+    for entry in listed:
+        validator.validate_request(entry["action"], entry["template"])
+    # The station's own calls are not commands; the ones the console acts on come first.
+    assert not {"BootNotification", "Heartbeat", "StatusNotification", "Authorize"} & set(actions)
+    common = [entry["action"] for entry in listed if entry["common"]]
+    assert actions[: len(common)] == common and common[0] == "Reset"
+    start = "RemoteStartTransaction" if protocol == "ocpp1.6" else "RequestStartTransaction"
+    assert start in common and "DataTransfer" in common
+    assert ("GetConfiguration" in actions) == (protocol == "ocpp1.6")
+    assert ("SetVariables" in actions) == (protocol != "ocpp1.6")
+    assert ("RequestBatterySwap" in actions) == (protocol == "ocpp2.1")
