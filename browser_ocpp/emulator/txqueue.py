@@ -87,6 +87,8 @@ class TransactionQueue:
         self._note = note
         self._messages: deque[QueuedMessage] = deque()
         self._wake = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
         self._worker: asyncio.Task[None] | None = None
         self.transaction_ids: dict[str, int] = {}
         """1.6: the CSMS's id of each transaction the station keys, once known."""
@@ -105,6 +107,7 @@ class TransactionQueue:
         """Queue ``message`` behind the others; the worker sends it when it can."""
         message.first = asyncio.get_running_loop().create_future()
         self._messages.append(message)
+        self._empty.clear()
         if len(self._messages) > self.limit:
             self._trim()
         if not self._ready():
@@ -118,6 +121,11 @@ class TransactionQueue:
         for a retry) or was dropped.  A later answer goes to ``message.on_answer``."""
         assert message.first is not None, "put() the message first"
         return await asyncio.shield(message.first)
+
+    async def drained(self) -> None:
+        """Return once no message waits (at once if none does): every one answered
+        or dropped."""
+        await self._empty.wait()
 
     def wake(self) -> None:
         """Look again (the station came online, or a message was put)."""
@@ -214,6 +222,8 @@ class TransactionQueue:
     def _remove(self, message: QueuedMessage) -> None:
         with contextlib.suppress(ValueError):
             self._messages.remove(message)
+        if not self._messages:
+            self._empty.set()
 
     @staticmethod
     def _settle(message: QueuedMessage) -> None:

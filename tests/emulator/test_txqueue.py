@@ -185,3 +185,19 @@ def test_the_local_list_comes_before_the_cache() -> None:
     assert auth.lookup("TAG", cache=False, local_list=False) is None
     auth.clear_cache()
     assert auth.lookup("TAG", cache=True, local_list=False) is None
+
+
+async def test_drained_returns_once_every_message_is_answered() -> None:
+    csms = FakeCSMS()
+    await asyncio.wait_for(csms.queue.drained(), 1)  # nothing waits: at once
+    csms.online = False
+    csms.queue.put(start())
+    csms.queue.put(QueuedMessage("StopTransaction", {}, transaction="local-1", needs_id=True))
+    drained = asyncio.ensure_future(csms.queue.drained())
+    await asyncio.sleep(0)
+    assert not drained.done()  # offline: both wait
+    csms.online = True
+    csms.queue.wake()
+    await asyncio.wait_for(drained, 5)
+    assert [action for action, _, _ in csms.sent] == ["StartTransaction", "StopTransaction"]
+    assert len(csms.queue) == 0
