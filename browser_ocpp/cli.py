@@ -1,6 +1,7 @@
 """``browser-ocpp``: ``serve`` the web console with its runtime and a demo CSMS on one
 port (``--workers N`` processes, ``--redis URL`` to join other servers); ``runtime``
-builds the browser runtime into a folder (done by ``serve`` too)."""
+builds the browser runtime into a folder (done by ``serve`` too); ``run`` a scenario file
+and ``check`` a CSMS with the conformance pack (:mod:`browser_ocpp.scenario.cli`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .runtime import RuntimeBuildError, default_runtime_dir, ensure_runtime
+from .scenario import cli as scenario_cli
 
 if TYPE_CHECKING:
     from .demo import ConsoleServer
@@ -107,12 +109,15 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("runtime", help="build the browser runtime, print its folder")
     build.add_argument("--dir", type=Path, help=folder)
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    scenario_cli.add_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command in scenario_cli.COMMANDS:  # no browser runtime needed
+        sys.exit(scenario_cli.main(args))
     if args.command == "serve" and args.web and not (args.web / "index.html").is_file():
         parser.error(f"no console page at {args.web} (expected index.html)")
     if args.command == "serve" and args.workers < 1:

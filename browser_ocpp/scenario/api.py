@@ -20,6 +20,7 @@ failed check, an ``assert``, or any exception ends the step (and the scenario) w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 
 from ..emulator import StationConfig
 from ..emulator import messages as msg
+from ..peer.logs import LoggingConfig
 from .frames import FrameLog, Reply
 from .stations import ClientFactory, ScenarioStation, default_client_factory
 from .verdicts import FrameRecord, StepResult, Verdict
@@ -96,6 +98,8 @@ class Settings:
     """How long to wait for a CSMS-initiated call, and for the CSMS's answers."""
     response_limit_s: float = 5.0
     """The slowest answer a response-time check accepts."""
+    id_tag: str = "TAG-0001"
+    """An idTag (idToken) the CSMS accepts, for the cases that charge."""
     client_factory: ClientFactory = default_client_factory
     client_options: dict[str, Any] = field(default_factory=dict)
     """More options for each station's client (``password``, TLS...)."""
@@ -140,6 +144,7 @@ class Bench:
         self.stations: list[ScenarioStation] = []
         self._on_event = on_event
         self._step: str | None = None
+        self._noted: tuple[str, Sequence[FrameRecord]] | None = None
 
     @property
     def protocol(self) -> str:
@@ -176,6 +181,7 @@ class Bench:
             "strict_mode": True,
             "reconnect": False,
             "call_timeout_ms": self.settings.timeout_s * 1000,
+            "logging": LoggingConfig(enabled=False),  # the frame log says it all
             **self.settings.client_options,
             **client_options,
         }
@@ -206,7 +212,7 @@ class Bench:
         check that stopped it (an exception other than a check is a ``fail``, and
         stops the scenario)."""
         start = len(self.log.records)
-        self._step = name
+        self._step, self._noted = name, None
         try:
             yield
         except Decided as decided:
@@ -220,9 +226,10 @@ class Bench:
             self._record(name, Verdict.FAIL, reason, None, start)
             raise Decided(Verdict.FAIL, reason) from error
         else:
-            self._record(name, Verdict.PASS, "", None, start)
+            reason, frames = self._noted or ("", None)
+            self._record(name, Verdict.PASS, reason, frames or None, start)
         finally:
-            self._step = None
+            self._step, self._noted = None, None
 
     def _record(
         self,
@@ -243,8 +250,17 @@ class Bench:
             self._on_event(event)
 
     def passed(self, reason: str, frames: Sequence[FrameRecord] = ()) -> None:
-        """Record a passed check (the step goes on)."""
-        self._record(self._step or reason, Verdict.PASS, reason, frames, len(self.log.records))
+        """Say why the current step passes, with its frames (outside a step: a passed
+        step of its own)."""
+        if self._step is None:
+            self._record(reason, Verdict.PASS, reason, frames, len(self.log.records))
+        else:
+            self._noted = (reason, frames)
+
+    async def wait(self, seconds: float) -> None:
+        """Let ``seconds`` pass (a wait the protocol asks for, such as a boot interval);
+        the stations answer the CSMS meanwhile."""
+        await asyncio.sleep(max(0.0, seconds))
 
     def fail(self, reason: str, frames: Sequence[FrameRecord] = ()) -> None:
         """End the step, and the scenario, with ``fail``."""
