@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-__all__ = ["CallObserver"]
+from ..rpc.errors import CallTimeoutError, ConnectionClosedError, RPCError
+
+__all__ = ["CallObserver", "call_outcome"]
 
 
 class CallObserver(Protocol):
@@ -29,3 +31,27 @@ class CallObserver(Protocol):
     def bad_message(self, code: str) -> None:
         """A received frame could not be accepted: ``code`` is the error code for it
         (as on the wire)."""
+
+
+def call_outcome(future: asyncio.Future[Any]) -> str:
+    """How an outbound call ended: ``ok``, an error code, ``timeout``, ``closed``
+    (the connection went, or sending failed) or ``cancelled``."""
+    if future.cancelled():
+        return "cancelled"
+    if not future.done():
+        return "closed"
+    error = future.exception()
+    if error is None:
+        return "ok"
+    if isinstance(error, CallTimeoutError):
+        return "timeout"
+    if isinstance(error, RPCError):
+        received, kind = error.received_code, type(error)
+        if received is not None and (
+            received == kind.code or received in kind.codes_by_version.values()
+        ):
+            return received  # a code we know, as received: a bounded set
+        return error.code  # a code we do not know (GenericError), or our own refusal
+    if isinstance(error, ConnectionClosedError):
+        return "closed"
+    return "error"

@@ -45,7 +45,7 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
 
 from websockets.datastructures import Headers
 
-from ..rpc.errors import CallTimeoutError, ConnectionClosedError, RPCError
+from ..peer.observer import call_outcome
 from ..rpc.versions import SUPPORTED_PROTOCOLS, known_actions
 from .server import _cpu_usage, _memory_usage
 
@@ -128,7 +128,7 @@ class ServerMetrics:
 
     def outbound(self, action: str, future: asyncio.Future[Any], seconds: float) -> None:
         calls = self._outbound.get(action) or self._calls(self._outbound, action)
-        outcome = _outcome(future)
+        outcome = call_outcome(future)
         outcomes = calls.outcomes
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         calls.sum += seconds
@@ -229,30 +229,6 @@ class ServerMetrics:
             value=buffered,
         )
         yield from _process_families()
-
-
-def _outcome(future: asyncio.Future[Any]) -> str:
-    """How an outbound call ended: ``ok``, an error code, ``timeout``, ``closed``
-    (the connection went, or sending failed) or ``cancelled``."""
-    if future.cancelled():
-        return "cancelled"
-    if not future.done():
-        return "closed"
-    error = future.exception()
-    if error is None:
-        return "ok"
-    if isinstance(error, CallTimeoutError):
-        return "timeout"
-    if isinstance(error, RPCError):
-        received, kind = error.received_code, type(error)
-        if received is not None and (
-            received == kind.code or received in kind.codes_by_version.values()
-        ):
-            return received  # a code we know, as received: a bounded set
-        return error.code  # a code we do not know (GenericError), or our own refusal
-    if isinstance(error, ConnectionClosedError):
-        return "closed"
-    return "error"
 
 
 def _call_families(
