@@ -1,7 +1,9 @@
 """``browser-ocpp``: ``serve`` the web console with its runtime and a demo CSMS on one
 port (``--workers N`` processes, ``--redis URL`` to join other servers); ``runtime``
 builds the browser runtime into a folder (done by ``serve`` too); ``run`` a scenario file
-and ``check`` a CSMS with the conformance pack (:mod:`browser_ocpp.scenario.cli`)."""
+and ``check`` a CSMS with the conformance pack (:mod:`browser_ocpp.scenario.cli`); ``fleet``
+runs many emulated stations against a CSMS and reports its figures
+(:mod:`browser_ocpp.fleet.cli`)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .fleet import cli as fleet_cli
 from .runtime import RuntimeBuildError, default_runtime_dir, ensure_runtime
 from .scenario import cli as scenario_cli
 
@@ -110,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--dir", type=Path, help=folder)
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
     scenario_cli.add_commands(commands)
+    fleet = commands.add_parser("fleet", help="run N emulated stations against a CSMS")
+    fleet_cli.add_arguments(fleet)
     return parser
 
 
@@ -118,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command in scenario_cli.COMMANDS:  # no browser runtime needed
         sys.exit(scenario_cli.main(args))
+    if args.command == "fleet":
+        sys.exit(fleet_cli.run(args))
     if args.command == "serve" and args.web and not (args.web / "index.html").is_file():
         parser.error(f"no console page at {args.web} (expected index.html)")
     if args.command == "serve" and args.workers < 1:
