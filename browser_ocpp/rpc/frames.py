@@ -7,11 +7,10 @@ report, with which message id, and whether (and how) to reply.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import codec
 from .errors import (
     MAX_DESCRIPTION_LENGTH,
     RPCError,
@@ -128,14 +127,6 @@ def is_valid_message_id(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_MESSAGE_ID_LENGTH
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-"""Compact JSON; built once, since json.dumps builds an encoder per call for these options."""
-_dumps_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-"""The same with every non-ASCII character escaped: for text holding a lone surrogate,
-which JSON can carry escaped (``"\\ud800"``) but UTF-8 cannot carry at all."""
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _description(text: str) -> str:
     return text[:MAX_DESCRIPTION_LENGTH]
 
@@ -160,22 +151,10 @@ def _message(frame: Frame) -> list[Any]:
 def encode(frame: Frame) -> str:
     """The JSON text of ``frame``, always encodable as UTF-8; raises TypeError or
     ValueError for payloads JSON cannot hold (too deeply nested included)."""
-    message = _message(frame)
     try:
-        text = _dumps(message)
+        return codec.encode(_message(frame))
     except RecursionError as exc:
         raise ValueError("too deeply nested to encode as JSON") from exc
-    if not text.isascii() and _SURROGATE.search(text) is not None:
-        return _dumps_ascii(message)
-    return text
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# NaN and Infinity are Python extensions, not JSON: refuse them.
-_loads = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
 def parse(text: str | bytes, protocol: str | None) -> Frame | BadMessage:
@@ -183,7 +162,7 @@ def parse(text: str | bytes, protocol: str | None) -> Frame | BadMessage:
     if not isinstance(text, str):
         return _unreadable(repr(text)[:200], protocol, "binary frames are not OCPP-J messages")
     try:
-        message = _loads(text)
+        message = codec.decode(text)
     except (ValueError, RecursionError):
         return _unreadable(text, protocol, "message is not valid JSON")
     if not isinstance(message, list) or not message:

@@ -25,6 +25,8 @@ from browser_ocpp.rpc import (
     parse,
 )
 
+pytestmark = pytest.mark.usefixtures("json_codec")  # every test with each JSON codec
+
 V16, V201, V21 = "ocpp1.6", "ocpp2.0.1", "ocpp2.1"
 ALL = (V16, V201, V21)
 
