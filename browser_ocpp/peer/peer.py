@@ -13,7 +13,6 @@ import math
 import time
 import uuid
 import weakref
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,16 +21,11 @@ from ..rpc.errors import (
     CallTimeoutError,
     ConnectionClosedError,
     RPCError,
-    RPCFrameworkError,
-    RPCGenericError,
     RPCGenericTransportError,
-    RPCInternalError,
     RPCNotImplementedError,
-    RPCNotSupportedError,
     error_from_code,
 )
 from ..rpc.frames import (
-    BadMessage,
     Call,
     CallError,
     CallResult,
@@ -41,7 +35,8 @@ from ..rpc.frames import (
     is_valid_message_id,
     parse,
 )
-from ..rpc.versions import OCPP16, MessageType, known_actions, version_of
+from ..rpc.session import CLOSE_TOO_MANY_BAD_MESSAGES, Answered, Late, Refused, Reply, Session
+from ..rpc.versions import MessageType, version_of
 from .backoff import Backoff
 from .events import BadMessageEvent, CloseEvent, EventEmitter, FrameEvent, MessageEvent, OpenEvent
 from .handlers import NOREPLY, HandlerContext, HandlerRegistry
@@ -55,11 +50,6 @@ __all__ = ["RPCPeer", "State"]
 
 RETRY_BACKOFF_MS = (500.0, 10_000.0)
 """Bounds of the jittered pause between retries of a timed-out call."""
-
-LATE_IDS_REMEMBERED = 64
-"""How many timed-out call ids are remembered, so a late response is not a bad message."""
-
-CLOSE_TOO_MANY_BAD_MESSAGES = (1002, "too many bad messages")
 
 _UNSET = object()
 
@@ -81,9 +71,21 @@ class State(enum.IntEnum):
 
 @dataclass(slots=True)
 class _Pending:
+    """An outbound call awaiting its answer: the one place it is settled or failed."""
+
     action: str
     future: asyncio.Future[dict[str, Any]]
     timer: asyncio.TimerHandle
+
+    def settle(self, payload: dict[str, Any]) -> None:
+        self.timer.cancel()
+        if not self.future.done():
+            self.future.set_result(payload)
+
+    def fail(self, error: BaseException) -> None:
+        self.timer.cancel()
+        if not self.future.done():
+            self.future.set_exception(error)
 
 
 def _split_call_args(args: tuple[Any, ...]) -> tuple[str | None, str, Mapping[str, Any]]:
@@ -118,7 +120,6 @@ class RPCPeer(EventEmitter):
 
     # Slots: a server holds one peer per station, so per-instance size counts.
     __slots__ = (
-        "_bad_messages",
         "_close_emitted",
         "_closed_for_good",
         "_closing",
@@ -127,16 +128,14 @@ class RPCPeer(EventEmitter):
         "_gate",
         "_handlers",
         "_identity",
-        "_inbound",
         "_keys",
-        "_late_ids",
         "_logger",
         "_observer",
         "_options",
         "_outbound",
-        "_pending",
         "_protocol",
         "_schema_validator",
+        "_session",
         "_slots",
         "_state",
         "_strict_actions",
@@ -174,19 +173,16 @@ class RPCPeer(EventEmitter):
         self._protocol: str | None = None
         self._transport: Transport | None = None
         self._handlers = HandlerRegistry()
-        self._pending: dict[str, _Pending] = {}
-        self._inbound: dict[str, asyncio.Task[None]] = {}
+        # The protocol state: pending and late ids, inbound ids, bad messages.
+        self._session: Session[_Pending] = Session(options.max_bad_messages)
         self._slots = CallSlots(options.call_concurrency)
         self._outbound = 0
         self._drained: asyncio.Future[None] | None = None
         self._draining = False
-        # Created on first use: most connections never time out.
-        self._late_ids: deque[str] | None = None
         # Idempotency keys of calls not finished yet (see call()).
         self._keys: weakref.WeakValueDictionary[str, Coroutine[Any, Any, Any]] | None = None
         self._schema_validator: Any = None
         self._strict_actions: dict[str, Any] = {}
-        self._bad_messages = 0
         self._closing: asyncio.Task[CloseEvent] | None = None
         self._closed_for_good = False
         self._close_emitted = False
@@ -225,7 +221,7 @@ class RPCPeer(EventEmitter):
     @property
     def pending_calls(self) -> int:
         """Outbound calls sent and not yet answered."""
-        return len(self._pending)
+        return len(self._session.pending)
 
     # -- configuration ----------------------------------------------------------------
 
@@ -233,6 +229,7 @@ class RPCPeer(EventEmitter):
         """Change options of a live peer; ``call_concurrency`` applies at once."""
         self._options = self._options.replace(**options)
         self._slots.limit = self._options.call_concurrency
+        self._session.max_bad_messages = self._options.max_bad_messages
         self._strict_actions = {}
         if "logging" in options:
             self._logger = OCPPLogger(self._options.logging, self.component, self._identity)
@@ -282,7 +279,7 @@ class RPCPeer(EventEmitter):
         self._transport = transport
         self._protocol = protocol
         self._state = State.OPEN
-        self._bad_messages = 0
+        self._session.open(protocol)
         self._close_emitted = False
         self._schema_validator = None
         self._strict_actions = {}
@@ -308,12 +305,8 @@ class RPCPeer(EventEmitter):
             code,
             reason,
         )
-        for pending in list(self._pending.values()):
-            pending.timer.cancel()
-            if not pending.future.done():
-                pending.future.set_exception(lost)
-        self._pending.clear()
-        self._inbound = {}  # handlers still running answer nobody (see _finish_call)
+        for pending in self._session.lost():  # handlers still running answer nobody
+            pending.fail(lost)
         self._slots.close()
         self._logger.info("disconnected", code=code, reason=reason)
         if not requested:  # as the reference: only a connection lost unexpectedly
@@ -408,11 +401,8 @@ class RPCPeer(EventEmitter):
         """Hook for clients: stop any reconnect in progress."""
 
     def _reject_pending(self, error: Exception) -> None:
-        for pending in list(self._pending.values()):
-            pending.timer.cancel()
-            if not pending.future.done():
-                pending.future.set_exception(error)
-        self._pending.clear()
+        for pending in self._session.take_pending():
+            pending.fail(error)
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -565,18 +555,14 @@ class RPCPeer(EventEmitter):
             )
         if self._options.is_strict(self._protocol, method):
             self._validator().validate_request(method, params)
-        if message_id in self._pending:
-            raise ValueError(f"a call with message id {message_id!r} is already in flight")
+        session = self._session
         frame = Call(message_id, method, dict(params))
-        try:
-            text = encode(frame)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"params of {method} are not JSON-serializable: {exc}") from exc
+        text = session.encode_call(frame)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         timer = loop.call_later(timeout_ms / 1000, self._expire, message_id, method, timeout_ms)
         pending = _Pending(method, future, timer)
-        self._pending[message_id] = pending
+        session.track(message_id, pending)
         observer = self._observer
         started = time.perf_counter() if observer is not None else 0.0
         try:
@@ -586,21 +572,16 @@ class RPCPeer(EventEmitter):
             return await future
         finally:
             timer.cancel()
-            if self._pending.get(message_id) is pending:
-                del self._pending[message_id]
+            session.forget(message_id, pending)
             if observer is not None:
                 observer.outbound(method, future, time.perf_counter() - started)
 
     def _expire(self, message_id: str, method: str, timeout_ms: float) -> None:
-        pending = self._pending.pop(message_id, None)
+        pending = self._session.expire(message_id)
         if pending is None or pending.future.done():
             return
-        if self._late_ids is None:
-            self._late_ids = deque(maxlen=LATE_IDS_REMEMBERED)
-        self._late_ids.append(message_id)
-        pending.future.set_exception(
-            CallTimeoutError(f"{method} got no response within {timeout_ms:g} ms")
-        )
+        self._session.timed_out(message_id)
+        pending.fail(CallTimeoutError(f"{method} got no response within {timeout_ms:g} ms"))
 
     async def send_raw(self, text: str) -> None:
         """Send ``text`` as it is (no framing, no validation)."""
@@ -653,7 +634,7 @@ class RPCPeer(EventEmitter):
     def _checks(self, action: str) -> bool:
         """Whether strict mode validates ``action`` here (it has a schema and is selected)."""
         protocol = self._protocol
-        return self._options.is_strict(protocol, action) and action in known_actions(protocol or "")
+        return self._options.is_strict(protocol, action) and action in self._session.known
 
     def _strict_validator(self, action: str) -> Any:
         """The schema validator when strict mode checks ``action`` here, else None
@@ -663,7 +644,7 @@ class RPCPeer(EventEmitter):
         if found is not _UNSET:
             return found
         if not self._checks(action):
-            if action in known_actions(self._protocol or ""):  # only a bounded set is kept
+            if action in self._session.known:  # only a bounded set is kept
                 cache[action] = None
             return None
         validator = cache[action] = self._validator()
@@ -701,29 +682,24 @@ class RPCPeer(EventEmitter):
         gate = self._gate
         if gate is not None and not gate(frame):
             return
-        kind = type(frame)
+        event = self._session.receive_frame(frame)
+        kind = type(event)
         if kind is Call:
-            self._on_call(frame)  # type: ignore[arg-type]
-        elif kind is CallResult:
-            self._on_result(frame)  # type: ignore[arg-type]
-        elif kind is CallError:
-            self._on_error(frame)  # type: ignore[arg-type]
-        elif kind is BadMessage:
-            self._on_bad(frame)  # type: ignore[arg-type]
+            self._on_call(event)  # type: ignore[arg-type]
+        elif kind is Answered:
+            self._on_answer(event)  # type: ignore[arg-type]
+        elif kind is Refused:
+            self._on_bad(event)  # type: ignore[arg-type]
         elif kind is Send:
-            self._on_send(frame)  # type: ignore[arg-type]
+            self._on_send(event)  # type: ignore[arg-type]
+        elif kind is Late:
+            late: Late = event  # type: ignore[assignment]
+            message_id = late.frame.message_id
+            self._logger.debug("late response to a timed-out call", message_id=message_id)
         else:
-            self._on_result_error(frame)  # type: ignore[arg-type]
+            self._on_result_error(event)  # type: ignore[arg-type]
 
     def _on_call(self, frame: Call) -> None:
-        message_id = frame.message_id
-        if message_id in self._inbound:
-            error: RPCError = (RPCGenericError if self._protocol == OCPP16 else RPCFrameworkError)(
-                f"a call with message id {message_id!r} is already being handled"
-            )
-            self._on_bad(BadMessage(encode(frame), self._protocol, message_id, error, None))
-            self._send_error(message_id, error)
-            return
         if self._listeners.get("call"):
             self.emit("call", FrameEvent(frame, False, frame.action))
         observer = self._observer
@@ -736,12 +712,11 @@ class RPCPeer(EventEmitter):
                 observer.inbound(frame.action, outcome, time.perf_counter() - started)
             return
         if type(result) is not dict and inspect.isawaitable(result):
+            message_id = frame.message_id
             task = self._spawn(self._finish_call(frame, result, self._transport, started))
-            inbound = self._inbound
-            inbound[message_id] = task
-            task.add_done_callback(
-                lambda done: inbound.pop(message_id) if inbound.get(message_id) is done else None
-            )
+            session = self._session
+            session.begin(message_id, task)
+            task.add_done_callback(lambda done: session.end(message_id, done))
             return
         outcome = self._reply(frame, result)
         if observer is not None:
@@ -756,12 +731,9 @@ class RPCPeer(EventEmitter):
         """
         protocol = self._protocol
         found = self._handlers.lookup(protocol, frame.action)
-        known = frame.action in known_actions(protocol or "")
         if found is None:
-            if known:
-                raise RPCNotSupportedError(f"{frame.action} is not supported")
-            raise RPCNotImplementedError(f"{frame.action} is not implemented")
-        if known and self._options.strict_mode:
+            raise self._session.unhandled(frame.action)
+        if self._options.strict_mode and frame.action in self._session.known:
             validator = self._strict_validator(frame.action)
             if validator is not None:
                 try:
@@ -800,61 +772,38 @@ class RPCPeer(EventEmitter):
         error code answered, or ``"closed"`` (the reply could not be sent)."""
         if result is NOREPLY:
             return "ok"
-        if result is None:
-            result = {}
-        if not isinstance(result, dict):
-            self._logger.error(
-                "handler returned a non-dict", method=frame.action, type=type(result).__name__
-            )
-            error = RPCInternalError("handler returned no object")
-            return self._send_error(frame.message_id, error)
         validator = self._strict_validator(frame.action) if self._options.strict_mode else None
-        if validator is not None:
-            try:
-                validator.validate_response(frame.action, result)
-            except RPCError as exc:
-                self._logger.error("handler response failed strict validation", error=exc.message)
-                detail = f"response failed validation: {exc.message}"
-                return self._send_error(frame.message_id, RPCInternalError(detail))
-        reply = CallResult(frame.message_id, result)
-        try:
-            text = encode(reply)
-        except (TypeError, ValueError) as exc:
-            self._logger.error("handler response is not JSON", method=frame.action, error=str(exc))
-            return self._send_error(frame.message_id, RPCInternalError("response is not JSON"))
-        sent = self._try_send(text)
-        if sent and self._listeners.get("call_result"):
-            self.emit("call_result", FrameEvent(reply, True, frame.action))
-        return "ok" if sent else "closed"
+        return self._send_reply(self._session.reply(frame, result, validator), frame.action)
 
     def _reply_exception(self, frame: Call, exc: Exception) -> str:
-        if isinstance(exc, RPCError):
-            error = exc
-        else:
-            self._logger.error(
-                "handler raised", method=frame.action, error=f"{type(exc).__name__}: {exc}"
-            )
-            if self._options.respond_with_detailed_errors:
-                name = type(exc).__name__
-                error = RPCInternalError(f"{name}: {exc}", {"name": name, "message": str(exc)})
-            else:
-                error = RPCInternalError("an internal error occurred")
-        return self._send_error(frame.message_id, error)
+        detailed = self._options.respond_with_detailed_errors
+        return self._send_reply(self._session.failure(frame, exc, detailed), frame.action)
 
     def _send_error(
         self, message_id: str, error: RPCError, kind: MessageType = MessageType.CALLERROR
     ) -> str:
         """Answer with ``error``; returns the code sent."""
-        cls = CallError if kind is MessageType.CALLERROR else CallResultError
-        frame = cls(message_id, error.wire_code(self._protocol), error.message, error.details)
-        try:
-            text = encode(frame)
-        except (TypeError, ValueError):
-            frame = cls(message_id, frame.error_code, frame.error_description, {})
-            text = encode(frame)
-        if self._try_send(text) and self.has_listeners("call_error"):
+        return self._send_reply(self._session.error(message_id, error, kind=kind))
+
+    def _send_reply(self, reply: Reply, action: str | None = None) -> str:
+        """Send ``reply`` (logging why, if a handler's result was refused); returns the
+        outcome: ``"ok"`` for a result sent, ``"closed"`` for one that could not be,
+        the code of an error (sent or not)."""
+        if reply.problem is not None:
+            message, fields = reply.problem
+            if action is None:
+                self._logger.error(message, **fields)
+            else:
+                self._logger.error(message, method=action, **fields)
+        frame = reply.frame
+        sent = self._try_send(reply.text)
+        if type(frame) is CallResult:
+            if sent and self._listeners.get("call_result"):
+                self.emit("call_result", FrameEvent(frame, True, action))
+            return "ok" if sent else "closed"
+        if sent and self.has_listeners("call_error"):
             self.emit("call_error", FrameEvent(frame, True))
-        return frame.error_code
+        return frame.error_code  # type: ignore[union-attr]
 
     def _try_send(self, text: str) -> bool:
         """Send a reply; a connection lost meanwhile is logged, not raised."""
@@ -865,38 +814,27 @@ class RPCPeer(EventEmitter):
             return False
         return True
 
-    def _on_result(self, frame: CallResult) -> None:
-        pending = self._pending.pop(frame.message_id, None)
-        if pending is None:
-            self._unexpected(frame)
+    def _on_answer(self, answered: Answered[_Pending]) -> None:
+        frame, pending = answered.frame, answered.pending
+        if isinstance(frame, CallError):
+            if self.has_listeners("call_error"):
+                self.emit("call_error", FrameEvent(frame, False, pending.action))
+            pending.fail(
+                error_from_code(frame.error_code, frame.error_description, frame.error_details)
+            )
             return
-        pending.timer.cancel()
         if self.has_listeners("call_result"):
             self.emit("call_result", FrameEvent(frame, False, pending.action))
-        if pending.future.done():
-            return
-        if self._options.is_strict(self._protocol, pending.action):
+        if not pending.future.done() and self._options.is_strict(self._protocol, pending.action):
             try:
                 self._validator().validate_response(pending.action, frame.payload)
             except RPCError as exc:
-                pending.future.set_exception(exc)
-                if MessageType.CALLRESULTERROR in version_of(self._protocol).message_types:
-                    self._send_error(frame.message_id, exc, MessageType.CALLRESULTERROR)
+                pending.fail(exc)
+                reply = self._session.refuse_answer(frame.message_id, exc)
+                if reply is not None:
+                    self._send_reply(reply)
                 return
-        pending.future.set_result(frame.payload)
-
-    def _on_error(self, frame: CallError) -> None:
-        pending = self._pending.pop(frame.message_id, None)
-        if pending is None:
-            self._unexpected(frame)
-            return
-        pending.timer.cancel()
-        if self.has_listeners("call_error"):
-            self.emit("call_error", FrameEvent(frame, False, pending.action))
-        if not pending.future.done():
-            pending.future.set_exception(
-                error_from_code(frame.error_code, frame.error_description, frame.error_details)
-            )
+        pending.settle(frame.payload)
 
     def _on_result_error(self, frame: CallResultError) -> None:
         """The other side could not process one of our responses (OCPP 2.1)."""
@@ -925,37 +863,22 @@ class RPCPeer(EventEmitter):
         except Exception as exc:
             self._logger.warn("SEND handler raised", method=frame.action, error=repr(exc))
 
-    def _unexpected(self, frame: CallResult | CallError) -> None:
-        if self._late_ids is not None and frame.message_id in self._late_ids:
-            self._logger.debug("late response to a timed-out call", message_id=frame.message_id)
-            return
-        error = RPCGenericError(f"response to unknown message id {frame.message_id!r}")
-        self._on_bad(BadMessage(encode(frame), self._protocol, frame.message_id, error, None))
-
-    def _on_bad(self, verdict: BadMessage) -> None:
-        self._bad_messages += 1
+    def _on_bad(self, refused: Refused[_Pending]) -> None:
+        """A bad message, counted by the session: report it, answer it, fail the call
+        it answered unreadably, close with 1002 at the limit."""
+        verdict = refused.verdict
         if self._observer is not None:
             self._observer.bad_message(verdict.error_code)
-        if verdict.message_type in (MessageType.CALLRESULT, MessageType.CALLERROR):
-            pending = self._pending.pop(verdict.message_id, None)
-            if pending is not None:  # the answer came, unreadable: fail now, not at timeout
-                pending.timer.cancel()
-                if not pending.future.done():
-                    pending.future.set_exception(verdict.error)
+        if refused.pending is not None:  # the answer came, unreadable: fail now, not at timeout
+            refused.pending.fail(verdict.error)
         self._logger.warn(
             "bad message",
             code=verdict.error_code,
             error=verdict.error.message,
-            count=self._bad_messages,
+            count=self._session.bad_messages,
         )
         self.emit("bad_message", BadMessageEvent(verdict.text, verdict.error))
-        reply = verdict.reply_frame()
-        if reply is not None and self._transport is not None:
-            kind = (
-                MessageType.CALLERROR
-                if isinstance(reply, CallError)
-                else MessageType.CALLRESULTERROR
-            )
-            self._send_error(reply.message_id, verdict.error, kind)
-        if self._bad_messages >= self._options.max_bad_messages and self._closing is None:
+        if refused.reply is not None and self._transport is not None:
+            self._send_reply(refused.reply)
+        if refused.close and self._closing is None:
             self._spawn(self.close(*CLOSE_TOO_MANY_BAD_MESSAGES, await_pending=False))

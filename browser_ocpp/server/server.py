@@ -25,7 +25,8 @@ from websockets.typing import Subprotocol
 from ..peer import EventEmitter, OCPPLogger, RPCPeer, State
 from ..peer.options import PeerOptions
 from ..rpc.errors import ConnectionClosedError, RPCError
-from ..rpc.frames import BadMessage, Call, Send
+from ..rpc.frames import Call, Send
+from ..rpc.session import Refused
 from .accept import bind
 from .compression import CompressionOptions, server_extensions
 from .guards import CorsRules, Guards, Refusal, duplicated_header, peer_host, security_event
@@ -91,9 +92,9 @@ class OCPPServerClient(RPCPeer):
         control = connection.control_at if connection is not None else 0.0
         return max(self.last_activity, control)
 
-    def _on_bad(self, verdict: BadMessage) -> None:
-        super()._on_bad(verdict)
-        self.server._guards.invalid_payload(self, verdict.error, "bad_message")
+    def _on_bad(self, refused: Refused[Any]) -> None:
+        super()._on_bad(refused)
+        self.server._guards.invalid_payload(self, refused.verdict.error, "bad_message")
 
     def _invalid_request(self, frame: Call | Send, error: RPCError) -> None:
         self.server._guards.invalid_payload(self, error, "strict_mode", frame.action)
