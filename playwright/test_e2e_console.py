@@ -143,14 +143,18 @@ def test_operator_view_drives_remote_start_and_reset(
     operator.get_by_test_id("op-identity").select_option("CP-OPS")
     operator.get_by_test_id("op-action").select_option("RemoteStartTransaction")
     operator.get_by_test_id("op-send").click()
-    expect(operator.get_by_test_id("op-result")).to_contain_text('"Accepted"', timeout=20_000)
+    answer = operator.get_by_test_id("op-history-entry").first
+    expect(answer).to_have_attribute("data-state", "ok", timeout=20_000)
+    expect(answer).to_contain_text('"Accepted"')
     expect(page.get_by_test_id("status-1")).to_have_text("Charging", timeout=20_000)
     boots_before = page.locator(
         "[data-testid=log-row][data-action=BootNotification][data-direction=out]"
     ).count()
     operator.get_by_test_id("op-action").select_option("Reset")
     operator.get_by_test_id("op-send").click()
-    expect(operator.get_by_test_id("op-result")).to_contain_text('"Accepted"', timeout=20_000)
+    expect(answer).to_have_attribute("data-action", "Reset")
+    expect(answer).to_have_attribute("data-state", "ok", timeout=20_000)
+    expect(answer).to_contain_text('"Accepted"')
     boots = page.locator("[data-testid=log-row][data-action=BootNotification][data-direction=out]")
     expect(boots.nth(boots_before)).to_be_attached(timeout=30_000)  # it rebooted
     expect(page.get_by_test_id("conn-state")).to_have_text(_starts("open"), timeout=30_000)
