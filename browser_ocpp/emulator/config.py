@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from .charging_profiles import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL
+
 __all__ = [
     "CONFIG_KEYS",
     "MEASURANDS",
@@ -44,7 +46,11 @@ class StationConfig:
     connectors: int = 2
     """Number of connectors, 1 to 8 (in 2.x: EVSEs, each with connector 1)."""
     power_kw: float = 11.0
-    """Simulated charging power."""
+    """Simulated charging power (the hardware limit; charging profiles may lower it)."""
+    voltage_v: float = 230.0
+    """Line voltage: converts charging limits in A to W."""
+    phases: int = 3
+    """Phases the station charges on (1 to 3)."""
     meter_interval_s: float = 10.0
     """MeterValues / TransactionEvent(Updated) interval while charging; 0 is off."""
     simulate_soc: bool = True
@@ -57,6 +63,10 @@ class StationConfig:
         """Raise ValueError for settings no station could have."""
         if not 1 <= self.connectors <= MAX_CONNECTORS:
             raise ValueError(f"connectors must be 1 to {MAX_CONNECTORS}, not {self.connectors}")
+        if self.phases not in (1, 2, 3):
+            raise ValueError(f"phases must be 1, 2 or 3, not {self.phases!r}")
+        if not (math.isfinite(self.voltage_v) and self.voltage_v > 0):
+            raise ValueError(f"voltage_v must be a finite number > 0, not {self.voltage_v!r}")
         for name in ("power_kw", "meter_interval_s", "battery_kwh"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -107,6 +117,21 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         instance="TransactionEvent",
     ),
     ConfigKey("ResetRetries", "OCPPCommCtrlr", "ResetRetries", "int"),
+    ConfigKey("ChargeProfileMaxStackLevel", "SmartChargingCtrlr", "ProfileStackLevel", "int", True),
+    ConfigKey(
+        "ChargingScheduleAllowedChargingRateUnit", "SmartChargingCtrlr", "RateUnit", "string", True
+    ),
+    ConfigKey(
+        "ChargingScheduleMaxPeriods", "SmartChargingCtrlr", "PeriodsPerSchedule", "int", True
+    ),
+    ConfigKey(
+        "MaxChargingProfilesInstalled",
+        "SmartChargingCtrlr",
+        "Entries",
+        "int",
+        readonly=True,
+        instance="ChargingProfiles",
+    ),
     ConfigKey("NumberOfConnectors", None, None, "int", readonly=True),
     ConfigKey("SupportedFeatureProfiles", None, None, "string", readonly=True),
 )
@@ -138,8 +163,12 @@ def default_configuration(config: StationConfig) -> dict[str, str]:
         "TransactionMessageAttempts": "3",
         "TransactionMessageRetryInterval": "60",
         "ResetRetries": "1",
+        "ChargeProfileMaxStackLevel": str(MAX_STACK_LEVEL),
+        "ChargingScheduleAllowedChargingRateUnit": "Current,Power",
+        "ChargingScheduleMaxPeriods": str(MAX_PERIODS),
+        "MaxChargingProfilesInstalled": str(MAX_PROFILES),
         "NumberOfConnectors": str(config.connectors),
-        "SupportedFeatureProfiles": "Core,RemoteTrigger",
+        "SupportedFeatureProfiles": "Core,RemoteTrigger,SmartCharging",
     }
 
 

@@ -8,12 +8,15 @@ from .connectors import Connector
 __all__ = ["advance"]
 
 
-def advance(connector: Connector, config: StationConfig, now: float) -> bool:
+def advance(
+    connector: Connector, config: StationConfig, now: float, limit_w: float | None = None
+) -> bool:
     """Bring ``connector``'s energy, power and SoC up to event-loop time ``now``.
 
     Energy flows only while a transaction charges (not suspended, not faulted),
-    at ``config.power_kw`` and until a simulated battery is full.  Returns True
-    when the battery is full and the EV would stop drawing power.
+    at ``config.power_kw`` or the charging limit ``limit_w`` if lower, and until a
+    simulated battery is full.  Returns True when the battery is full and the EV
+    would stop drawing power.
     """
     elapsed = max(0.0, now - connector.updated_at) if connector.updated_at else 0.0
     connector.updated_at = now
@@ -30,7 +33,8 @@ def advance(connector: Connector, config: StationConfig, now: float) -> bool:
     if simulate and connector.soc is not None and connector.soc >= 100:
         connector.power_w = 0.0
         return True
-    connector.power_w = config.power_kw * 1000
+    power_w = config.power_kw * 1000
+    connector.power_w = power_w if limit_w is None else max(0.0, min(power_w, limit_w))
     added = connector.power_w * elapsed / 3600
     if simulate and connector.soc is not None:
         room = (100 - connector.soc) / 100 * capacity_wh

@@ -194,7 +194,7 @@ class Sessions(StationCore):
         connector.remote_start_id, connector.seq_no = remote_start_id, 0
         connector.ev_suspended = connector.finished = False
         connector.started_at = connector.updated_at = loop.time()
-        advance(connector, self.config, loop.time())  # power on
+        self.apply_limits()  # power on; the others' share of a station limit changes
         message = self._queue_start(connector, tag, trigger)
         answer = await self.queue.first_outcome(message)
         self.note(f"{where}: transaction {connector.transaction_id} started for {tag}")
@@ -207,7 +207,7 @@ class Sessions(StationCore):
             if self._flag("StopTransactionOnInvalidId"):
                 await self._stop(connector, "DeAuthorized")
                 return False
-        advance(connector, self.config, loop.time())
+        self._advance(connector, loop.time())
         await self.refresh(connector)
         self._start_meter(connector)
         return True
@@ -286,7 +286,7 @@ class Sessions(StationCore):
     async def _stop(self, connector: Connector, reason: str) -> None:
         transaction_id, key = connector.transaction_id, connector.transaction_key
         assert transaction_id is not None and key is not None
-        advance(connector, self.config, asyncio.get_running_loop().time())
+        self._advance(connector, asyncio.get_running_loop().time())
         connector.power_w = 0.0
         task = self._meter_tasks.pop(connector.id, None)
         if task is not None and task is not asyncio.current_task():
@@ -340,9 +340,9 @@ class Sessions(StationCore):
         transaction_id = connector.transaction_id
         if transaction_id is None or connector.ev_suspended == suspended:
             return
-        advance(connector, self.config, asyncio.get_running_loop().time())
+        self._advance(connector, asyncio.get_running_loop().time())
         connector.ev_suspended = suspended
-        advance(connector, self.config, asyncio.get_running_loop().time())
+        self._advance(connector, asyncio.get_running_loop().time())
         if not self.v16:
             payload = msg.transaction_event(
                 self.protocol,
@@ -378,6 +378,25 @@ class Sessions(StationCore):
 
     # -- meter ---------------------------------------------------------------------------
 
+    def _advance(self, connector: Connector, now: float) -> bool:
+        """:func:`~.meter.advance` under the connector's charging limit."""
+        limit = self._power_limit_w(connector) if connector.transaction_key else None
+        return advance(connector, self.config, now, limit)
+
+    def _power_limit_w(self, connector: Connector) -> float | None:
+        """Hook: the power the connector may draw now (W), or None: no limit."""
+        return None
+
+    def apply_limits(self) -> None:
+        """The charging limits changed: charging connectors follow them now (the energy
+        so far counted at the power drawn until now)."""
+        now = asyncio.get_running_loop().time()
+        for connector in self.connectors:
+            if connector.transaction_key is not None:
+                advance(connector, self.config, now, connector.power_w)
+                self._advance(connector, now)
+        self._changed()
+
     async def send_meter_values(self, connector_id: int) -> None:
         """Send one MeterValues of the connector now, on the user's request.
 
@@ -388,7 +407,7 @@ class Sessions(StationCore):
         triggerReason describes a reading taken on request.
         """
         connector = self.connector(connector_id)
-        advance(connector, self.config, asyncio.get_running_loop().time())
+        self._advance(connector, asyncio.get_running_loop().time())
         self._changed()
         payload = msg.meter_values(self.protocol, connector, "Other", self._measurands())
         if connector.transaction_key is not None and self.v16:  # names the transaction
@@ -449,7 +468,7 @@ class Sessions(StationCore):
             await asyncio.sleep(wait)
             if connector.transaction_key != key:
                 return
-            full = advance(connector, self.config, loop.time())
+            full = self._advance(connector, loop.time())
             self._changed()
             if full and not connector.ev_suspended:
                 self.note(f"Connector {connector.id}: battery full, EV suspends")

@@ -16,9 +16,11 @@ from ..peer.events import OpenEvent
 from ..peer.peer import State
 from . import messages as msg
 from .config import StationConfig, entry
+from .connectors import Connector
 from .faults import Faults
 from .handlers import install
 from .sessions import Sessions
+from .smart_charging import SmartCharging
 
 __all__ = ["Station"]
 
@@ -34,8 +36,8 @@ class Station(Sessions):
 
     Public state: ``config``, ``client``, ``connectors``, ``boot_status``, ``booted``,
     ``online``, ``offline``, ``heartbeat_interval_s``, ``configuration``, ``queue``,
-    ``auth``, ``faults``; listeners: :meth:`on_change`, :meth:`on_activity`.  The CSMS's commands
-    are answered by handlers registered on the client (see
+    ``auth``, ``faults``, ``charging``; listeners: :meth:`on_change`,
+    :meth:`on_activity`.  The CSMS's commands are answered by handlers registered on the client (see
     :mod:`browser_ocpp.emulator.handlers`).
     """
 
@@ -61,6 +63,8 @@ class Station(Sessions):
         self._online_task: asyncio.Task[Any] | None = None
         self.faults = Faults(client)
         """Misbehaviour on demand (see :mod:`browser_ocpp.emulator.faults`)."""
+        self.charging = SmartCharging(self)
+        """Charging profiles and the limits they set (see :mod:`.smart_charging`)."""
         install(self)
         client.on("call_result", self._on_call_result)
         client.on("open", self._on_open)
@@ -329,7 +333,12 @@ class Station(Sessions):
         self.note("Gave up reconnecting after reset")
         return False
 
+    def _power_limit_w(self, connector: Connector) -> float | None:
+        return self.charging.limit_w(connector.id)
+
     def _transaction_ended(self) -> None:
+        self.charging.transaction_ended()
+        self.apply_limits()  # a share of a station-wide limit is free again
         if self.reset_when_idle and all(c.transaction_id is None for c in self.connectors):
             self.reset_when_idle = False
             self._spawn(self.reset("ImmediateReset"))
