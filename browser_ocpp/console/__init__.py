@@ -1,6 +1,7 @@
 """The web console: a charging station in the browser. ``static/`` is the page
-(served by ``browser-ocpp serve``); ``app`` binds the station to the page's DOM and
-imports ``js``, so only the page imports it; ``model`` is its state without the DOM."""
+(served by ``browser-ocpp serve``); ``app`` wires the station to the views in ``ui/``
+(one module per part of the page; they import ``js``, so only the page imports them);
+``model/`` is the state without the DOM, tested in CPython."""
 
 from __future__ import annotations
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-__all__ = ["skeleton"]
+__all__ = ["Chooser", "skeleton"]
 
 Kind = Literal["request", "response"]
+
+Chooser = Callable[[str, dict[str, Any], Any], Any]
+"""``(property name, its schema, the placeholder)`` -> the value to use instead."""
 
 _SUFFIX: dict[str, str] = {"request": "Request.json", "response": "Response.json"}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -41,8 +45,9 @@ def _now() -> str:
 class _Filler:
     """Builds a value for a (sub)schema, resolving ``#/definitions/...`` references."""
 
-    def __init__(self, root: dict[str, Any]) -> None:
+    def __init__(self, root: dict[str, Any], choose: Chooser | None = None) -> None:
         self.root = root
+        self.choose = choose
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         seen: set[str] = set()
@@ -69,7 +74,7 @@ class _Filler:
         if kind == "object" or (kind is None and "properties" in schema):
             properties: dict[str, Any] = schema.get("properties", {})
             return {
-                name: self.value(properties.get(name, {}), depth + 1)
+                name: self.member(name, properties.get(name, {}), depth + 1)
                 for name in schema.get("required", [])
             }
         if kind == "array":
@@ -85,6 +90,12 @@ class _Filler:
         if kind == "null":
             return None
         return _string(schema)
+
+    def member(self, name: str, schema: dict[str, Any], depth: int) -> Any:
+        placeholder = self.value(schema, depth)
+        if self.choose is None:
+            return placeholder
+        return self.choose(name, self.resolve(schema), placeholder)
 
 
 def _bounded(schema: dict[str, Any], integer: bool) -> int | float:
@@ -105,10 +116,14 @@ def _string(schema: dict[str, Any]) -> str:
     return "x" * int(schema.get("minLength", 0))
 
 
-def skeleton(protocol: str, action: str, kind: Kind = "request") -> dict[str, Any]:
+def skeleton(
+    protocol: str, action: str, kind: Kind = "request", *, choose: Chooser | None = None
+) -> dict[str, Any]:
     """A ``kind`` payload of ``action`` in ``protocol`` with every required field filled.
 
-    Raises ValueError for an unknown kind, protocol or action.
+    ``choose`` may replace the placeholder of each required member (a realistic value
+    instead of the first enum value, say).  Raises ValueError for an unknown kind,
+    protocol or action.
     """
     if kind not in _SUFFIX:
         raise ValueError(f"kind must be 'request' or 'response', not {kind!r}")
@@ -117,7 +132,7 @@ def skeleton(protocol: str, action: str, kind: Kind = "request") -> dict[str, An
     if text is None:
         raise ValueError(f"no {kind} schema for {action!r} in {protocol!r}")
     root = json.loads(text)
-    payload = _Filler(root).value(root)
+    payload = _Filler(root, choose).value(root)
     if not isinstance(payload, dict):
         raise ValueError(f"the {kind} schema of {action} in {protocol} is not an object")
     return payload

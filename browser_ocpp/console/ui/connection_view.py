@@ -1,0 +1,47 @@
+"""The connection's state on the page: the state pill and line, which buttons and
+fieldsets are enabled, and the live reconnect countdown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import js
+
+from ..model.connection import ConnectionState
+from .dom import Page, by_id, by_testid
+
+__all__ = ["ConnectionView"]
+
+
+class ConnectionView:
+    def __init__(self, page: Page, state: ConnectionState, changed: Callable[[], None]) -> None:
+        self.page, self.state, self.changed = page, state, changed
+
+    def show(self) -> None:
+        """Show ``state`` (after it changed)."""
+        name = self.state.state
+        self.show_text()
+        for pill in (by_id("conn-pill"), by_id("top-state")):
+            pill.dataset.state = name
+        closed = name == "closed"
+        by_testid("connect").disabled = not closed
+        by_testid("disconnect").disabled = closed
+        by_id("conn-fields").disabled = not closed
+        by_id("station-fields").disabled = not closed
+        by_id("station-lock-hint").hidden = closed
+        js.document.body.dataset.conn = name
+        self.changed()
+
+    def show_text(self) -> None:
+        text = self.state.text(time.monotonic())
+        self.page.set_text(by_testid("conn-state"), "conn-state", text)
+        self.page.set_text(by_id("top-state").querySelector(".pill-text"), "top-state", text)
+
+    async def tick(self) -> None:
+        """Keeps the reconnect countdown live."""
+        while True:
+            await asyncio.sleep(0.25)
+            if self.state.state == "reconnecting":
+                self.show_text()

@@ -1,0 +1,150 @@
+"""The settings form: reading and writing its fields, storage, checking before a
+connect, the URL preview."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import js
+
+from ..model import settings as model
+from .dom import by_id, by_testid
+from .notices import Notices
+
+__all__ = ["FIELDS", "SettingsForm", "reconnect_options"]
+
+# form field -> (data-testid, kind)
+FIELDS: dict[str, tuple[str, str]] = {
+    "endpoint": ("endpoint", "text"),
+    "identity": ("identity", "text"),
+    "version": ("version", "text"),
+    "strict": ("strict", "check"),
+    "reconnect": ("reconnect", "check"),
+    "max_reconnects": ("max-reconnects", "text"),
+    "backoff_min": ("backoff-min", "text"),
+    "backoff_max": ("backoff-max", "text"),
+    "vendor": ("vendor", "text"),
+    "model": ("model", "text"),
+    "serial": ("serial", "text"),
+    "firmware": ("firmware", "text"),
+    "connectors": ("connectors", "text"),
+    "meter_interval": ("meter-interval", "text"),
+    "power_kw": ("power-kw", "text"),
+    "id_tag": ("id-tag", "text"),
+    "simulate_soc": ("simulate-soc", "check"),
+    "initial_soc": ("initial-soc", "text"),
+    "battery_kwh": ("battery-kwh", "text"),
+}
+
+
+def reconnect_options(settings: dict[str, Any]) -> dict[str, Any]:
+    limit = settings["max_reconnects"]
+    return {
+        "reconnect": settings["reconnect"],
+        "max_reconnects": math.inf if limit is None else limit,
+        "backoff_min": settings["backoff_min"],
+        "backoff_max": settings["backoff_max"],
+    }
+
+
+class SettingsForm:
+    def __init__(self, notices: Notices) -> None:
+        self.notices = notices
+        self.inputs = {key: by_testid(testid) for key, (testid, _) in FIELDS.items()}
+        self.stored_custom: dict[str, Any] = {}
+        self.extra: dict[str, str] = {}  # other parts' state saved with the settings
+
+    def default_endpoint(self) -> str:
+        return model.default_endpoint(js.location.protocol, js.location.host)
+
+    def value(self, key: str) -> str:
+        return str(self.inputs[key].value).strip()
+
+    def read(self) -> dict[str, Any]:
+        raw: dict[str, Any] = {}
+        for key, (_, kind) in FIELDS.items():
+            element = self.inputs[key]
+            raw[key] = bool(element.checked) if kind == "check" else str(element.value)
+        return raw
+
+    def write(self, settings: dict[str, Any]) -> None:
+        for key, (_, kind) in FIELDS.items():
+            element = self.inputs[key]
+            value = settings.get(key)
+            if kind == "check":
+                element.checked = bool(value)
+            else:
+                element.value = "" if value is None else model.plain(value)
+
+    def current(self) -> dict[str, Any] | None:
+        """The form's settings, or None while one is invalid (nothing shown)."""
+        try:
+            return model.coerce_settings(self.read())
+        except model.SettingsError:
+            return None
+
+    def load(self) -> dict[str, Any]:
+        stored: dict[str, Any] = {}
+        try:
+            text = js.localStorage.getItem(model.STORAGE_KEY)
+            if text:
+                loaded = json.loads(text)
+                if isinstance(loaded, dict):
+                    stored = loaded
+        except Exception as exc:
+            js.console.warn(f"[console] stored settings ignored: {exc!r}")
+        settings = model.coerce_settings(stored, strict=False)
+        if not settings["endpoint"]:
+            settings["endpoint"] = self.default_endpoint()
+        if not settings["identity"]:
+            settings["identity"] = model.random_identity()
+        self.stored_custom = {
+            "action": str(stored.get("custom_action") or ""),
+            "payload": stored.get("custom_payload"),
+            "raw": bool(stored.get("custom_raw")),
+        }
+        return settings
+
+    def save(self) -> None:
+        raw = self.read()
+        if raw["endpoint"].strip() == self.default_endpoint():
+            raw["endpoint"] = ""  # follow the page's host if it moves
+        raw.update(self.extra)
+        try:
+            js.localStorage.setItem(model.STORAGE_KEY, json.dumps(raw))
+        except Exception as exc:  # storage full or disabled
+            js.console.warn(f"[console] settings not saved: {exc!r}")
+
+    def checked(self) -> dict[str, Any] | None:
+        """The form's settings, or None after showing what is wrong."""
+        for element in self.inputs.values():
+            element.removeAttribute("aria-invalid")
+        try:
+            settings = model.coerce_settings(self.read())
+        except model.SettingsError as exc:
+            element = self.inputs.get(exc.field)
+            if element is not None:
+                element.setAttribute("aria-invalid", "true")
+            target = "settings-error" if exc.field in model.STATION_KEYS else "conn-error"
+            self.notices.show(target, exc.message)
+            return None
+        if not settings["endpoint"]:
+            self.inputs["endpoint"].setAttribute("aria-invalid", "true")
+            self.notices.show("conn-error", "Enter the CSMS endpoint (ws://… or wss://…)")
+            return None
+        if not settings["identity"]:
+            self.inputs["identity"].setAttribute("aria-invalid", "true")
+            self.notices.show("conn-error", "Enter the station's identity")
+            return None
+        self.notices.show("conn-error", "")
+        self.notices.show("settings-error", "")
+        return settings
+
+    def update_url_preview(self) -> None:
+        endpoint = self.value("endpoint").rstrip("/")
+        identity = self.value("identity")
+        text = f"{endpoint}/{js.encodeURIComponent(identity)}" if endpoint else "—"
+        by_id("url-preview").textContent = text
+        by_id("top-ident").textContent = identity
