@@ -288,3 +288,20 @@ def test_the_view_fits_the_window(
         page.screenshot(path=str(SHOTS / f"operator-{width}.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_a_csms_that_went_away_is_said_and_what_it_said_last_is_kept(
+    context: BrowserContext, demo: Demo
+) -> None:
+    demo.connect("CP-Z")
+    page = open_operator(context, demo)
+    wait_connected(page, "CP-Z")
+    page.get_by_test_id("op-identity").select_option("CP-Z")
+    page.get_by_test_id("op-action").select_option("ClearCache")
+    demo.loop.run(demo.server.close())
+    expect(page.get_by_test_id("op-banner")).to_contain_text("not reachable", timeout=10_000)
+    expect(row(page, "CP-Z")).to_be_visible()
+    page.get_by_test_id("op-send").click()
+    newest = page.get_by_test_id("op-history-entry").first
+    expect(newest).to_have_attribute("data-state", "error", timeout=10_000)
+    expect(newest).to_contain_text("CSMS unreachable")
