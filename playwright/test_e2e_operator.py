@@ -187,6 +187,11 @@ def test_a_history_of_calls_and_answers_newest_first_and_clearable(
     assert newest.get_attribute("data-action") == "Reset"
     assert oldest.get_attribute("data-action") == "ClearCache"
     expect(newest.locator("time")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
+    # Reuse puts an entry back in the form.
+    page.get_by_test_id("op-params").fill('{"edited": true}')
+    oldest.get_by_role("button", name="Reuse").click()
+    assert page.get_by_test_id("op-action").input_value() == "ClearCache"
+    assert json.loads(page.get_by_test_id("op-params").input_value()) == {}
     # It survives a reload, and is cleared on request.
     page.reload()
     expect(entries).to_have_count(2, timeout=10_000)
@@ -257,7 +262,8 @@ def test_the_command_list_follows_the_stations_version(context: BrowserContext, 
     page.get_by_test_id("op-send").click()
     newest = page.get_by_test_id("op-history-entry").first
     expect(newest).to_have_attribute("data-state", "ok", timeout=10_000)
-    page.get_by_test_id("op-identity").select_option("CP-16")
+    row(page, "CP-16").click()  # a station's row picks it too
+    expect(page.get_by_test_id("op-identity")).to_have_value("CP-16")
     expect(actions.locator("option[value=GetConfiguration]")).to_have_count(1)
     expect(actions.locator("option[value=SetVariables]")).to_have_count(0)
     assert actions.input_value() == "Reset"  # SetVariables is no 1.6 command
