@@ -65,6 +65,9 @@ STREAM_STALL_S = 60.0
 nginx's ``send_timeout``): the client reads nothing."""
 STREAM_CHECK_S = 1.0
 """How often a waiting streamed response checks that the server still serves."""
+BATCH_LIMIT = 65_536
+"""Bytes of replies held back while one read is handled; beyond, they are written
+(and the backlog checked) at once."""
 RECEIVE_BUFFER = 262_144
 """Bytes read from a socket at a time, into one buffer per thread reused by every
 connection (asyncio's own path allocates a fresh buffer of this size per read: above
@@ -171,6 +174,8 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
     # Slots, not instance-dict entries: each connection's dict stays as websockets made it.
     __slots__ = (
         "_abort",
+        "_batch",
+        "_batched",
         "_early",
         "_fast",
         "_fragments",
@@ -186,6 +191,9 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         super().__init__(*args, **kwargs)
         self.sink: Sink | None = None
         self._early: list[str | bytes] | None = None
+        self._batch: list[bytes] | None = None
+        """While a read is handled: the frames written meanwhile, sent together after."""
+        self._batched = 0
         self._fast = 0
         """While > 0, websockets' parser is known to wait at a frame start, and final
         text frames are read straight from the buffer up to this size; else 0."""
@@ -282,9 +290,15 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         """websockets' ``send_data``, with every frame it queued in one write: a read
         full of pings is answered by one write, not one per pong (asyncio on Python
         3.12+ pays for each write with a pass over all it holds unsent, so a ping
-        flood would cost CPU quadratic in the backlog)."""
+        flood would cost CPU quadratic in the backlog). While a read is handled, they
+        join the replies held back, after them; else those are written first."""
         writes = self.protocol.data_to_send()
         data = [chunk for chunk in writes if chunk]
+        if self._batch is not None and len(data) == len(writes):
+            for chunk in data:  # while a read is handled: after the replies before it
+                self._hold(chunk)
+            return
+        self._flush()
         if data:
             self.transport.write(data[0] if len(data) == 1 else b"".join(data))
         if len(data) < len(writes):  # SEND_EOF: half-close, as websockets does
@@ -311,14 +325,35 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
             data = text.encode()
             length = len(data)
             if length < 126:
-                self.transport.write(bytes((_TEXT_FIN, length)) + data)
+                frame = bytes((_TEXT_FIN, length)) + data
             elif length < 65_536:
-                self.transport.write(struct.pack("!BBH", _TEXT_FIN, 126, length) + data)
+                frame = struct.pack("!BBH", _TEXT_FIN, 126, length) + data
             else:
-                self.transport.write(struct.pack("!BBQ", _TEXT_FIN, 127, length) + data)
+                frame = struct.pack("!BBQ", _TEXT_FIN, 127, length) + data
+            if self._batch is None:
+                self.transport.write(frame)
+            else:
+                self._hold(frame)
             return
         protocol.send_text(text.encode())
         self.send_data()
+
+    def _hold(self, frame: bytes) -> None:
+        """While a read is handled: keep ``frame`` to write with the others after it
+        (at once beyond ``BATCH_LIMIT``, so the backlog checks still see it)."""
+        self._batch.append(frame)  # type: ignore[union-attr]
+        self._batched += len(frame)
+        if self._batched >= BATCH_LIMIT:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the frames held back, in one write."""
+        batch = self._batch
+        if batch:
+            data = batch[0] if len(batch) == 1 else b"".join(batch)
+            batch.clear()
+            self._batched = 0
+            self.transport.write(data)
 
     def write_reply(self, text: str) -> None:
         """Write a reply now. Calls wait for the buffer to drain before they are
@@ -340,11 +375,25 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         return view
 
     def buffer_updated(self, nbytes: int) -> None:
-        """``nbytes`` arrived in the buffer. Whole final text frames at its start are
-        read here when websockets' parser waits at a frame start (the usual case);
-        anything else (control frames, fragments, a frame cut by the read, RSV bits,
-        a frame over the size limit, a connection not open) goes to the protocol,
-        which copies it from the buffer."""
+        """``nbytes`` arrived in the buffer: handle them, with the replies they
+        produce written together, in order, in one write at the end (asyncio on
+        Python 3.12+ pays for each write with a pass over all it holds unsent); then,
+        when what we have to send is piling up, see whether the other end reads it."""
+        self._batch = []
+        try:
+            self._received(nbytes)
+        finally:
+            self._flush()
+            self._batch = None
+        if self.paused:
+            self._check_backlog("sent frames are not being read")
+
+    def _received(self, nbytes: int) -> None:
+        """Whole final text frames at the buffer's start are read here when
+        websockets' parser waits at a frame start (the usual case); anything else
+        (control frames, fragments, a frame cut by the read, RSV bits, a frame over
+        the size limit, a connection not open) goes to the protocol, which copies it
+        from the buffer."""
         view = _receiving.view
         limit = self._fast
         pos = 0
@@ -377,8 +426,6 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
                 if protocol.state is not OPEN or self._abort is not None or not self._fast:
                     break
             if pos == nbytes:
-                if self.paused:
-                    self._check_backlog("sent frames are not being read")
                 return
             self._fast = 0  # the parser learns the rest; it is checked again after
         self.data_received(cast(bytes, view[pos:nbytes]))
@@ -398,20 +445,17 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         )
 
     def data_received(self, data: bytes) -> None:
-        """Feed the protocol; then, when what we have to send is piling up (pongs
-        and close frames answer what arrives, replies are written from here), see
-        whether the other end reads it at all."""
+        """Feed the protocol (from :meth:`buffer_updated`, which checks the backlog)."""
         super().data_received(data)
         self._update_fast()
-        if self.paused:
-            self._check_backlog("sent frames are not being read")
 
     def _check_backlog(self, reason: str) -> None:
         """Drop the connection (1008, ``reason``) if more than ``BACKLOG_LIMIT``
-        waits to be sent; else tell the budget what it holds."""
+        waits to be sent (held-back replies included); else tell the budget what it
+        holds."""
         if self._abort is not None:
             return
-        size = self.transport.get_write_buffer_size()
+        size = self.transport.get_write_buffer_size() + self._batched
         if size > BACKLOG_LIMIT:
             # The close frame waits behind the backlog: no handshake to wait for.
             self._fail(CloseCode.POLICY_VIOLATION, reason, abort=True)

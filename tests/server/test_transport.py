@@ -350,8 +350,68 @@ def test_a_reply_written_directly_has_websockets_bytes(size: int) -> None:
     connection.protocol = protocol
     connection.transport = MagicMock()
     connection.transport.write = written.append
+    connection._batch = None  # no read being handled: written at once
     assert not protocol.debug  # else websockets frames it, to log it
     connection.write_text(text)
     assert protocol.data_to_send() == []  # framed by hand: websockets saw nothing
     protocol.send_text(text.encode())
     assert written == protocol.data_to_send()
+
+
+async def test_replies_to_the_calls_of_one_read_go_out_in_one_write(
+    make_server: ServerFactory,
+) -> None:
+    """The replies produced while one read is handled are written together, in
+    order: asyncio (Python 3.12+) pays for each write with a pass over all it holds
+    unsent, so a write per reply costs CPU quadratic in what the other end leaves
+    unread. Counted through the real socket transport of the server's connection."""
+    server = await make_server()
+    connections: list[Any] = []
+    server.on("client", lambda client: connections.append(client._transport.connection))
+    reader, writer = await open_raw(server.port)
+    try:
+        writer.write(masked(b'[2,"h","Heartbeat",{}]'))
+        await read_frame(reader)
+        connection = connections[0]
+        counts = {"reads": 0, "writes": 0}
+        write, updated = connection.transport.write, connection.buffer_updated
+
+        def counted_write(data: bytes) -> None:
+            counts["writes"] += 1
+            write(data)
+
+        def counted_update(nbytes: int) -> None:
+            counts["reads"] += 1
+            updated(nbytes)
+
+        connection.transport.write = counted_write
+        connection.buffer_updated = counted_update
+        total = 50
+        writer.write(
+            b"".join(masked(f'[2,"c{i}","Heartbeat",{{}}]'.encode()) for i in range(total))
+        )
+        ids = [json.loads((await read_frame(reader))[1])[1] for _ in range(total)]
+        assert ids == [f"c{i}" for i in range(total)]
+        assert 1 <= counts["writes"] <= counts["reads"] < total
+    finally:
+        writer.close()
+
+
+async def test_batched_replies_keep_their_place_around_a_pong(make_server: ServerFactory) -> None:
+    """Replies waiting to be written go out before a frame websockets writes (a pong
+    here, a close frame elsewhere): the wire keeps the order things were answered in."""
+    server = await make_server()
+    reader, writer = await open_raw(server.port)
+    try:
+        writer.write(masked(b'[2,"h","Heartbeat",{}]'))
+        await read_frame(reader)
+        ping = Frame(Opcode.PING, b"p").serialize(mask=True, extensions=[])
+        calls = [masked(f'[2,"c{i}","Heartbeat",{{}}]'.encode()) for i in range(20)]
+        writer.write(b"".join(calls[:10]) + ping + b"".join(calls[10:]))
+        seen = []
+        for _ in range(21):
+            first, payload = await read_frame(reader)
+            seen.append("pong" if first == 0x8A else json.loads(payload)[1])
+        assert seen == [*(f"c{i}" for i in range(10)), "pong", *(f"c{i}" for i in range(10, 20))]
+    finally:
+        writer.close()
