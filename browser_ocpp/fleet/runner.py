@@ -192,11 +192,17 @@ class _Member:
         stats, station = self.fleet.stats, self.station
         for session in sessions:
             await asyncio.sleep(max(0.0, booted_at + session.start_s - loop.time()))
-            if await station.start_transaction(session.connector):
-                stats.sessions_started += 1
-            else:
+            connector = station.connector(session.connector)
+            try:
+                started = await station.start_transaction(session.connector)
+            except asyncio.CancelledError:  # the run ended as the start awaited its answer
+                if connector.transaction_key is not None:
+                    stats.sessions_started += 1  # begun all the same: the end stops it
+                raise
+            if not started:
                 stats.sessions_refused += 1
                 continue
+            stats.sessions_started += 1
             await asyncio.sleep(max(0.0, booted_at + session.stop_s - loop.time()))
             await self._stop_session(session.connector)
             await station.unplug(session.connector)  # the driver leaves
