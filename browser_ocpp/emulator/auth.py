@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Authorization", "IdInfo", "offline_refusal"]
+__all__ = ["Authorization", "IdInfo", "offline_refusal", "parse_time"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,8 @@ class IdInfo:
 
     status: str
     expires: datetime | None = None
+    group: str | None = None
+    """Its parentIdTag (1.6) or groupIdToken (2.x), if the CSMS gave one."""
 
     def valid(self, now: datetime) -> bool:
         """Accepted and not expired at ``now``."""
@@ -33,10 +35,12 @@ class IdInfo:
         if not isinstance(info, dict) or not isinstance(info.get("status"), str):
             return None
         when = info.get("expiryDate", info.get("cacheExpiryDateTime"))
-        return cls(str(info["status"]), _datetime(when))
+        group = info.get("parentIdTag", (info.get("groupIdToken") or {}).get("idToken"))
+        return cls(str(info["status"]), parse_time(when), group if isinstance(group, str) else None)
 
 
-def _datetime(text: Any) -> datetime | None:
+def parse_time(text: Any) -> datetime | None:
+    """An RFC 3339 date-time (UTC if it names no zone); None if it is not one."""
     if not isinstance(text, str):
         return None
     try:

@@ -132,6 +132,7 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         readonly=True,
         instance="ChargingProfiles",
     ),
+    ConfigKey("ReserveConnectorZeroSupported", "ReservationCtrlr", "NonEvseSpecific", "bool", True),
     ConfigKey("NumberOfConnectors", None, None, "int", readonly=True),
     ConfigKey("SupportedFeatureProfiles", None, None, "string", readonly=True),
 )
@@ -167,8 +168,9 @@ def default_configuration(config: StationConfig) -> dict[str, str]:
         "ChargingScheduleAllowedChargingRateUnit": "Current,Power",
         "ChargingScheduleMaxPeriods": str(MAX_PERIODS),
         "MaxChargingProfilesInstalled": str(MAX_PROFILES),
+        "ReserveConnectorZeroSupported": "true",
         "NumberOfConnectors": str(config.connectors),
-        "SupportedFeatureProfiles": "Core,RemoteTrigger,SmartCharging",
+        "SupportedFeatureProfiles": "Core,RemoteTrigger,SmartCharging,Reservation",
     }
 
 

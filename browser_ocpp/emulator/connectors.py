@@ -19,6 +19,7 @@ class ConnectorStatus(enum.StrEnum):
     FINISHING = "Finishing"
     FAULTED = "Faulted"
     UNAVAILABLE = "Unavailable"
+    RESERVED = "Reserved"
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Connector:
     ev_suspended: bool = False
     finished: bool = False
     """A transaction ended while the cable stayed plugged (Finishing)."""
+    reservation_id: int | None = None
+    """The reservation holding the connector (Reserved)."""
     seq_no: int = 0
     """Next 2.x TransactionEvent seqNo of the running transaction."""
     transaction_key: str | None = None
@@ -72,6 +75,8 @@ def derive_status(connector: Connector) -> ConnectorStatus:
         return ConnectorStatus.CHARGING
     if not connector.operative:
         return ConnectorStatus.UNAVAILABLE
+    if connector.reservation_id is not None:
+        return ConnectorStatus.RESERVED
     if connector.plugged:
         return ConnectorStatus.FINISHING if connector.finished else ConnectorStatus.PREPARING
     return ConnectorStatus.AVAILABLE
@@ -85,6 +90,7 @@ _V2_STATUS = {
     ConnectorStatus.FINISHING: "Occupied",
     ConnectorStatus.FAULTED: "Faulted",
     ConnectorStatus.UNAVAILABLE: "Unavailable",
+    ConnectorStatus.RESERVED: "Reserved",
 }
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..peer.handlers import NOREPLY, HandlerContext
 from ..rpc.versions import OCPP16, OCPP21, OCPP201
-from . import smart_charging
+from . import reservations, smart_charging
 from .config import CONFIG_KEYS, find_key, find_variable, is_known_component
 from .connectors import Connector
 from .messages import id_token
@@ -29,10 +29,10 @@ Handler = Callable[["Station", HandlerContext], Payload]
 
 def install(station: Station) -> None:
     """Register the station's handlers on its client, each for its own versions."""
-    for action, handler in {**V16, **smart_charging.V16}.items():
+    for action, handler in {**V16, **smart_charging.V16, **reservations.V16}.items():
         station.client.handle(OCPP16, action, partial(_answer, station, handler))
     for protocol in (OCPP201, OCPP21):
-        for action, handler in {**V2, **smart_charging.V2}.items():
+        for action, handler in {**V2, **smart_charging.V2, **reservations.V2}.items():
             station.client.handle(protocol, action, partial(_answer, station, handler))
 
 
@@ -136,7 +136,7 @@ def reset_16(station: Station, ctx: HandlerContext) -> Payload:
 
 def remote_start_16(station: Station, ctx: HandlerContext) -> Payload:
     tag, wanted = ctx.params["idTag"], ctx.params.get("connectorId")
-    connector = station.claim(wanted)
+    connector = station.claim(wanted, tag)
     where = f" on connector {wanted}" if wanted is not None else ""
     status = "Rejected" if connector is None else "Accepted"
     station.note(f"RemoteStartTransaction ({tag}{where}) requested by CSMS: {status}")
@@ -278,7 +278,7 @@ def reset_2(station: Station, ctx: HandlerContext) -> Payload:
 
 def request_start(station: Station, ctx: HandlerContext) -> Payload:
     token, wanted = ctx.params["idToken"], ctx.params.get("evseId")
-    connector = station.claim(wanted)
+    connector = station.claim(wanted, str(token["idToken"]))
     where = f" on EVSE {wanted}" if wanted is not None else ""
     status = "Rejected" if connector is None else "Accepted"
     station.note(f"RequestStartTransaction ({token['idToken']}{where}) requested by CSMS: {status}")

@@ -119,21 +119,22 @@ class Sessions(StationCore):
             self.note(f"{tag} authorized offline ({'known' if known else 'unknown'} idTag)")
         return refusal
 
-    def claim(self, connector_id: int | None) -> Connector | None:
-        """Reserve a connector for a remote start: ``connector_id``'s, else the first
-        free one (plugged first); None if it (or every one) cannot start."""
+    def claim(self, connector_id: int | None, tag: str | None = None) -> Connector | None:
+        """Hold a connector for a remote start of ``tag``: ``connector_id``'s, else the
+        first free one (plugged first); None if it (or every one) cannot start."""
         if connector_id is None:
             candidates = sorted(self.connectors, key=lambda c: not c.plugged)
         else:
             candidates = [c for c in self.connectors if c.id == connector_id]
         for connector in candidates:
-            if connector.id not in self._claimed and self.refusal(connector) is None:
+            if connector.id not in self._claimed and self.refusal(connector, tag) is None:
                 self._claimed.add(connector.id)
                 return connector
         return None
 
-    def refusal(self, connector: Connector) -> str | None:
-        """Why a transaction cannot start on ``connector`` now, or None."""
+    def refusal(self, connector: Connector, tag: str | None = None) -> str | None:
+        """Why a transaction (of ``tag``; None: of anyone, reservations aside) cannot
+        start on ``connector`` now, or None."""
         if connector.transaction_id is not None:
             return "a transaction is running"
         if connector.faulted:
@@ -142,6 +143,14 @@ class Sessions(StationCore):
             return "the connector is unavailable"
         if not self.booted:
             return "the CSMS has not accepted the station"
+        return self._reservation_refusal(connector, tag)
+
+    def _reservation_refusal(self, connector: Connector, tag: str | None) -> str | None:
+        """Hook: why ``tag`` may not use ``connector``: it is reserved for another."""
+        return None
+
+    def _take_reservation(self, connector: Connector, tag: str) -> int | None:
+        """Hook: ``tag`` starts on ``connector``: the reservation it uses up, if any."""
         return None
 
     # -- transactions --------------------------------------------------------------------
@@ -177,12 +186,12 @@ class Sessions(StationCore):
     ) -> bool:
         tag = str(token["idToken"])
         where = f"Connector {connector.id}"
-        refusal = self.refusal(connector)
+        refusal = self.refusal(connector)  # a reservation: once the tag's group is known
         if refusal is None and authorize:
             refusal = await self._authorization_refusal(token)
         if refusal is None:
             await self._plug(connector)
-            refusal = self.refusal(connector)
+            refusal = self.refusal(connector, tag)
         if refusal is not None:
             self.note(f"{where}: start refused: {refusal}")
             return False
@@ -195,7 +204,8 @@ class Sessions(StationCore):
         connector.ev_suspended = connector.finished = False
         connector.started_at = connector.updated_at = loop.time()
         self.apply_limits()  # power on; the others' share of a station limit changes
-        message = self._queue_start(connector, tag, trigger)
+        reservation = self._take_reservation(connector, tag)
+        message = self._queue_start(connector, tag, trigger, reservation)
         answer = await self.queue.first_outcome(message)
         self.note(f"{where}: transaction {connector.transaction_id} started for {tag}")
         if answer is None:
@@ -218,8 +228,11 @@ class Sessions(StationCore):
             return f"local-{next(_LOCAL_IDS)}"
         return str(uuid.uuid4())
 
-    def _queue_start(self, connector: Connector, tag: str, trigger: str) -> QueuedMessage:
-        """StartTransaction / TransactionEvent(Started) into the transaction queue."""
+    def _queue_start(
+        self, connector: Connector, tag: str, trigger: str, reservation: int | None = None
+    ) -> QueuedMessage:
+        """StartTransaction / TransactionEvent(Started) into the transaction queue (with
+        the ``reservation`` it used)."""
         key = connector.transaction_key
         assert key is not None
 
@@ -228,6 +241,8 @@ class Sessions(StationCore):
 
         if self.v16:
             payload = msg.start_transaction(connector, tag)
+            if reservation is not None:
+                payload["reservationId"] = reservation
             message = self.enqueue("StartTransaction", payload, connector, assigns_id=True)
         else:
             payload = msg.transaction_event(
@@ -240,6 +255,8 @@ class Sessions(StationCore):
                 context="Transaction.Begin",
                 offline=not self.online,
             )
+            if reservation is not None:
+                payload["reservationId"] = reservation
             message = self.enqueue("TransactionEvent", payload, connector)
         message.on_answer = answered
         return message

@@ -19,6 +19,7 @@ from .config import StationConfig, entry
 from .connectors import Connector
 from .faults import Faults
 from .handlers import install
+from .reservations import Reservations
 from .sessions import Sessions
 from .smart_charging import SmartCharging
 
@@ -36,7 +37,7 @@ class Station(Sessions):
 
     Public state: ``config``, ``client``, ``connectors``, ``boot_status``, ``booted``,
     ``online``, ``offline``, ``heartbeat_interval_s``, ``configuration``, ``queue``,
-    ``auth``, ``faults``, ``charging``; listeners: :meth:`on_change`,
+    ``auth``, ``faults``, ``charging``, ``reservations``; listeners: :meth:`on_change`,
     :meth:`on_activity`.  The CSMS's commands are answered by handlers registered on the client (see
     :mod:`browser_ocpp.emulator.handlers`).
     """
@@ -65,6 +66,8 @@ class Station(Sessions):
         """Misbehaviour on demand (see :mod:`browser_ocpp.emulator.faults`)."""
         self.charging = SmartCharging(self)
         """Charging profiles and the limits they set (see :mod:`.smart_charging`)."""
+        self.reservations = Reservations(self)
+        """Reservations of connectors (see :mod:`.reservations`)."""
         install(self)
         client.on("call_result", self._on_call_result)
         client.on("open", self._on_open)
@@ -332,6 +335,12 @@ class Station(Sessions):
         self.client.logger.error("emulator: gave up reconnecting after reset")
         self.note("Gave up reconnecting after reset")
         return False
+
+    def _reservation_refusal(self, connector: Connector, tag: str | None) -> str | None:
+        return self.reservations.refusal(connector, tag)
+
+    def _take_reservation(self, connector: Connector, tag: str) -> int | None:
+        return self.reservations.take(connector, tag)
 
     def _power_limit_w(self, connector: Connector) -> float | None:
         return self.charging.limit_w(connector.id)

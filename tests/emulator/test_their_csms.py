@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -288,3 +288,45 @@ async def test_smart_charging_from_their_2_0_1_csms(their_csms: Connect) -> None
     await central.until(
         "TransactionEvent", lambda kw: "meter_value" in kw and _power(kw["meter_value"]) == 11_000
     )
+
+
+def _in(seconds: float) -> str:
+    when = datetime.now(UTC) + timedelta(seconds=seconds)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def test_reservations_from_their_1_6_central_system(their_csms: Connect) -> None:
+    central, station = await their_csms("ocpp1.6")
+    answer = await central.call(
+        call16.ReserveNow(connector_id=2, expiry_date=_in(600), id_tag="MINE", reservation_id=5)
+    )
+    assert answer.status == "Accepted"
+    await central.until("StatusNotification", lambda kw: kw["status"] == "Reserved")
+    assert not await station.start_transaction(2, "OTHER")
+    assert await station.start_transaction(2, "MINE")
+    start = await central.until("StartTransaction", lambda kw: True)
+    assert start["reservation_id"] == 5
+    short = call16.ReserveNow(connector_id=1, expiry_date=_in(0.3), id_tag="MINE", reservation_id=6)
+    assert (await central.call(short)).status == "Accepted"
+    await central.until("StatusNotification", lambda kw: kw["status"] == "Reserved")
+    await central.until(
+        "StatusNotification", lambda kw: kw == {**kw, "connector_id": 1, "status": "Available"}
+    )
+    assert (await central.call(call16.CancelReservation(reservation_id=6))).status == "Rejected"
+
+
+async def test_reservations_from_their_2_0_1_csms(their_csms: Connect) -> None:
+    central, station = await their_csms("ocpp2.0.1")
+    token = {"id_token": "MINE", "type": "ISO14443"}
+    answer = await central.call(
+        call201.ReserveNow(id=5, expiry_date_time=_in(600), id_token=token, evse_id=1)
+    )
+    assert answer.status == "Accepted"
+    await central.until("StatusNotification", lambda kw: kw["connector_status"] == "Reserved")
+    assert (await central.call(call201.CancelReservation(reservation_id=5))).status == "Accepted"
+    assert station.reservations.by_id == {}
+    await central.until("StatusNotification", lambda kw: kw["connector_status"] == "Available")
+    short = call201.ReserveNow(id=6, expiry_date_time=_in(0.3), id_token=token)
+    assert (await central.call(short)).status == "Accepted"
+    update = await central.until("ReservationStatusUpdate", lambda kw: True)
+    assert update == {"reservation_id": 6, "reservation_update_status": "Expired"}

@@ -98,11 +98,14 @@ def test_status_mapping() -> None:
     assert derive_status(connector) is ConnectorStatus.CHARGING
     connector.transaction_id = None
     assert derive_status(connector) is ConnectorStatus.UNAVAILABLE
+    connector.operative, connector.reservation_id = True, 4
+    assert derive_status(connector) is ConnectorStatus.RESERVED  # plugged or not
     assert {v2_status(s) for s in ConnectorStatus} == {
         "Available",
         "Occupied",
         "Faulted",
         "Unavailable",
+        "Reserved",
     }
 
 
