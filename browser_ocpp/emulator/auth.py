@@ -58,6 +58,8 @@ class Authorization:
     def __init__(self) -> None:
         self.cache: dict[str, IdInfo] = {}
         self.local_list: dict[str, IdInfo] = {}
+        self.local_list_version = 0
+        """The version of the local list the CSMS last sent (SendLocalList), 0: none."""
 
     def remember(self, tag: str, info: IdInfo) -> None:
         """Cache what the CSMS said of ``tag``."""

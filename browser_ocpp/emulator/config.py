@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from .charging_profiles import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL
+from .local_list import MAX_ENTRIES, MAX_PER_MESSAGE
 
 __all__ = [
     "CONFIG_KEYS",
@@ -133,6 +134,8 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         instance="ChargingProfiles",
     ),
     ConfigKey("ReserveConnectorZeroSupported", "ReservationCtrlr", "NonEvseSpecific", "bool", True),
+    ConfigKey("LocalAuthListMaxLength", None, None, "int", readonly=True),
+    ConfigKey("SendLocalListMaxLength", "LocalAuthListCtrlr", "ItemsPerMessage", "int", True),
     ConfigKey("NumberOfConnectors", None, None, "int", readonly=True),
     ConfigKey("SupportedFeatureProfiles", None, None, "string", readonly=True),
 )
@@ -169,8 +172,12 @@ def default_configuration(config: StationConfig) -> dict[str, str]:
         "ChargingScheduleMaxPeriods": str(MAX_PERIODS),
         "MaxChargingProfilesInstalled": str(MAX_PROFILES),
         "ReserveConnectorZeroSupported": "true",
+        "LocalAuthListMaxLength": str(MAX_ENTRIES),
+        "SendLocalListMaxLength": str(MAX_PER_MESSAGE),
         "NumberOfConnectors": str(config.connectors),
-        "SupportedFeatureProfiles": "Core,RemoteTrigger,SmartCharging,Reservation",
+        "SupportedFeatureProfiles": (
+            "Core,RemoteTrigger,SmartCharging,Reservation,LocalAuthListManagement"
+        ),
     }
 
 

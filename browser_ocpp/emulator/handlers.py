@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..peer.handlers import NOREPLY, HandlerContext
 from ..rpc.versions import OCPP16, OCPP21, OCPP201
-from . import reservations, smart_charging
+from . import local_list, reservations, smart_charging
 from .config import CONFIG_KEYS, find_key, find_variable, is_known_component
 from .connectors import Connector
 from .messages import id_token
@@ -29,10 +29,20 @@ Handler = Callable[["Station", HandlerContext], Payload]
 
 def install(station: Station) -> None:
     """Register the station's handlers on its client, each for its own versions."""
-    for action, handler in {**V16, **smart_charging.V16, **reservations.V16}.items():
+    for action, handler in {
+        **V16,
+        **smart_charging.V16,
+        **reservations.V16,
+        **local_list.V16,
+    }.items():
         station.client.handle(OCPP16, action, partial(_answer, station, handler))
     for protocol in (OCPP201, OCPP21):
-        for action, handler in {**V2, **smart_charging.V2, **reservations.V2}.items():
+        for action, handler in {
+            **V2,
+            **smart_charging.V2,
+            **reservations.V2,
+            **local_list.V2,
+        }.items():
             station.client.handle(protocol, action, partial(_answer, station, handler))
 
 
