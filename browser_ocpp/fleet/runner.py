@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +123,8 @@ class _Member:
         self.station = Station(client, config)
         self.started = False
         self.boot_seen = asyncio.Event()
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()  # starts after a reconnect
+        self.actions: set[asyncio.Future[bool]] = set()  # station actions under way
         self.station.on_change(self._on_change)
         client.on("open", self._on_open)
         client.on("close", self._on_lost)
@@ -189,40 +190,51 @@ class _Member:
     async def _charge(
         self, loop: asyncio.AbstractEventLoop, booted_at: float, sessions: list[PlannedSession]
     ) -> None:
-        stats, station = self.fleet.stats, self.station
         for session in sessions:
             await asyncio.sleep(max(0.0, booted_at + session.start_s - loop.time()))
-            connector = station.connector(session.connector)
-            try:
-                started = await station.start_transaction(session.connector)
-            except asyncio.CancelledError:  # the run ended as the start awaited its answer
-                if connector.transaction_key is not None:
-                    stats.sessions_started += 1  # begun all the same: the end stops it
-                raise
-            if not started:
-                stats.sessions_refused += 1
+            if not await self._act(self._start_session(session.connector)):
                 continue
-            stats.sessions_started += 1
             await asyncio.sleep(max(0.0, booted_at + session.stop_s - loop.time()))
-            await self._stop_session(session.connector)
-            await station.unplug(session.connector)  # the driver leaves
+            await self._act(self._end_session(session.connector))
 
-    async def _stop_session(self, connector_id: int) -> None:
-        """Stop the connector's transaction at the station (reason Local), if one runs."""
-        connector = self.station.connector(connector_id)
-        if connector.transaction_id is None:
-            return
-        try:
-            await self.station.stop_transaction(connector_id, "Local")
-        finally:  # the run may end while the stop waits for its answer: still stopped
-            if connector.transaction_id is None:
-                self.fleet.stats.sessions_stopped += 1
+    async def _act(self, coro: Coroutine[Any, Any, bool]) -> bool:
+        """Run a station action to its end even if the run ends meanwhile (a call
+        cancelled mid-way would leave its answer to arrive for no one): the end of
+        the run cancels the waits between actions, and :meth:`close` awaits these."""
+        task = asyncio.ensure_future(coro)
+        self.actions.add(task)
+        task.add_done_callback(self.actions.discard)
+        return await asyncio.shield(task)
+
+    async def _start_session(self, connector_id: int) -> bool:
+        stats = self.fleet.stats
+        if await self.station.start_transaction(connector_id):
+            stats.sessions_started += 1
+            return True
+        stats.sessions_refused += 1
+        return False
+
+    async def _end_session(self, connector_id: int) -> bool:
+        """The driver stops the session at the station (reason Local) and leaves."""
+        stopped = await self._stop_session(connector_id)
+        await self.station.unplug(connector_id)
+        return stopped
+
+    async def _stop_session(self, connector_id: int) -> bool:
+        """Stop the connector's transaction (reason Local), if one runs."""
+        if self.station.connector(connector_id).transaction_id is None:
+            return False
+        await self.station.stop_transaction(connector_id, "Local")
+        self.fleet.stats.sessions_stopped += 1
+        return True
 
     async def close(self) -> None:
-        """Stop the transactions, let the queue go out, power off and close."""
+        """Finish the actions under way, stop the transactions, let the queue go out,
+        power off and close."""
         for task in list(self.tasks):
             task.cancel()
         station = self.station
+        await asyncio.gather(*self.actions, return_exceptions=True)
         if self.started and self.client.state is State.OPEN:
             for connector in station.connectors:
                 await self._stop_session(connector.id)

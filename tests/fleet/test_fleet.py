@@ -34,14 +34,13 @@ async def test_twenty_stations_boot_heartbeat_and_charge_on_the_demo_csms(
 
     assert (result.boots.accepted, result.boots.failed, fleet.not_booted()) == (20, 0, [])
     assert (result.disconnects, result.reconnects, result.connect_failures) == (0, 0, 0)
-    assert result.errors == 0
+    assert (result.errors, result.bad_messages) == (0, 0)  # no answer came for no one
     assert result.sessions_started > 20
     assert result.sessions_stopped == result.sessions_started  # the end stops the rest
     counts = {figures.action: figures.calls for figures in result.actions}
     assert counts["BootNotification"] == 20
     assert counts["Heartbeat"] >= 20
-    # one start per connector may be cut short by the end while it is being authorized
-    assert result.sessions_started <= counts["Authorize"] <= result.sessions_started + 40
+    assert counts["Authorize"] == result.sessions_started
     if protocol == "ocpp1.6":
         assert counts["StartTransaction"] == counts["StopTransaction"] == result.sessions_started
         assert counts["MeterValues"] > 0
