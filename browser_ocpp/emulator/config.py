@@ -176,7 +176,8 @@ def default_configuration(config: StationConfig) -> dict[str, str]:
         "SendLocalListMaxLength": str(MAX_PER_MESSAGE),
         "NumberOfConnectors": str(config.connectors),
         "SupportedFeatureProfiles": (
-            "Core,RemoteTrigger,SmartCharging,Reservation,LocalAuthListManagement"
+            "Core,RemoteTrigger,SmartCharging,Reservation,LocalAuthListManagement,"
+            "FirmwareManagement"
         ),
     }
 

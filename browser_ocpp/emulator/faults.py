@@ -58,6 +58,11 @@ class Faults:
     answer_with: dict[str, Payload] = field(default_factory=dict)
     """Scripted answers: a command named here is answered with its payload, as written,
     and not acted on (after ``drop_replies`` and ``reject_with``, which win)."""
+    firmware_failure: str | None = None
+    """How the next firmware updates fail: ``"DownloadFailed"``, ``"InvalidSignature"``
+    (2.x, a signed firmware) or ``"InstallationFailed"``; None: they succeed."""
+    upload_failure: bool = False
+    """Diagnostics / log uploads fail (UploadFailed / UploadFailure)."""
 
     DESCRIPTION: ClassVar[str] = "fault injected by the emulator"
 
@@ -66,6 +71,7 @@ class Faults:
         self.reply_delay_ms, self.drop_replies = 0.0, False
         self.reject_with, self.actions = None, None
         self.answer_with = {}
+        self.firmware_failure, self.upload_failure = None, False
 
     def applies_to(self, action: str) -> bool:
         return self.actions is None or action in self.actions

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..peer.handlers import NOREPLY, HandlerContext
 from ..rpc.versions import OCPP16, OCPP21, OCPP201
-from . import local_list, reservations, smart_charging
+from . import firmware, local_list, logs, reservations, smart_charging
 from .config import CONFIG_KEYS, find_key, find_variable, is_known_component
 from .connectors import Connector
 from .messages import id_token
@@ -21,28 +21,27 @@ from .messages import id_token
 if TYPE_CHECKING:
     from .station import Station
 
-__all__ = ["install"]
+__all__ = ["BLOCKS", "install"]
 
 Payload = dict[str, Any]
 Handler = Callable[["Station", HandlerContext], Payload]
 
+BLOCKS = (smart_charging, reservations, local_list, firmware, logs)
+"""Modules answering a block of commands, each with its ``V16`` and ``V2`` tables."""
+
 
 def install(station: Station) -> None:
-    """Register the station's handlers on its client, each for its own versions."""
-    for action, handler in {
-        **V16,
-        **smart_charging.V16,
-        **reservations.V16,
-        **local_list.V16,
-    }.items():
+    """Register the station's handlers on its client, each for its own versions (this
+    module's, then each block's: smart charging, reservations, local list, firmware,
+    logs, display messages)."""
+    v16, v2 = dict(V16), dict(V2)
+    for block in BLOCKS:
+        v16.update(getattr(block, "V16", {}))
+        v2.update(getattr(block, "V2", {}))
+    for action, handler in v16.items():
         station.client.handle(OCPP16, action, partial(_answer, station, handler))
     for protocol in (OCPP201, OCPP21):
-        for action, handler in {
-            **V2,
-            **smart_charging.V2,
-            **reservations.V2,
-            **local_list.V2,
-        }.items():
+        for action, handler in v2.items():
             station.client.handle(protocol, action, partial(_answer, station, handler))
 
 

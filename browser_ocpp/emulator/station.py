@@ -18,7 +18,9 @@ from . import messages as msg
 from .config import StationConfig, entry
 from .connectors import Connector
 from .faults import Faults
+from .firmware import Firmware
 from .handlers import install
+from .logs import Logs
 from .reservations import Reservations
 from .sessions import Sessions
 from .smart_charging import SmartCharging
@@ -37,8 +39,9 @@ class Station(Sessions):
 
     Public state: ``config``, ``client``, ``connectors``, ``boot_status``, ``booted``,
     ``online``, ``offline``, ``heartbeat_interval_s``, ``configuration``, ``queue``,
-    ``auth``, ``faults``, ``charging``, ``reservations``; listeners: :meth:`on_change`,
-    :meth:`on_activity`.  The CSMS's commands are answered by handlers registered on the client (see
+    ``auth``, ``faults``, ``charging``, ``reservations``, ``firmware``, ``logs``; listeners:
+    :meth:`on_change`, :meth:`on_activity`.  The CSMS's commands are answered by
+    handlers registered on the client (see
     :mod:`browser_ocpp.emulator.handlers`).
     """
 
@@ -59,6 +62,7 @@ class Station(Sessions):
         self._reset_task: asyncio.Task[None] | None = None
         self._rebooted = False  # the reset in progress has closed the old connection
         self._reset_again: str | None = None  # a reset asked for during that reboot
+        self._boot_reason_after_reset = "RemoteReset"
         self._connections = 0  # connections opened so far
         self._started_on: int | None = None  # the connection the last start() ran on
         self._online_task: asyncio.Task[Any] | None = None
@@ -68,6 +72,10 @@ class Station(Sessions):
         """Charging profiles and the limits they set (see :mod:`.smart_charging`)."""
         self.reservations = Reservations(self)
         """Reservations of connectors (see :mod:`.reservations`)."""
+        self.firmware = Firmware(self)
+        """The firmware and its updates (see :mod:`.firmware`)."""
+        self.logs = Logs(self)
+        """Recent activity and log uploads (see :mod:`.logs`)."""
         install(self)
         client.on("call_result", self._on_call_result)
         client.on("open", self._on_open)
@@ -278,8 +286,9 @@ class Station(Sessions):
 
     # -- reset ---------------------------------------------------------------------------
 
-    async def reset(self, reason: str) -> None:
-        """Reboot: end transactions (``reason``), close, reconnect and boot again.
+    async def reset(self, reason: str, boot_reason: str = "RemoteReset") -> None:
+        """Reboot: end transactions (``reason``), close, reconnect and boot again (2.x
+        BootNotification reason ``boot_reason``).
 
         Every accepted reset is carried out.  One asked for before the reboot in
         progress has closed the connection is served by that reboot (it joins it);
@@ -293,6 +302,7 @@ class Station(Sessions):
                 self._reset_again = reason
             await asyncio.shield(task)
             return
+        self._boot_reason_after_reset = boot_reason
         task = self._reset_task = asyncio.ensure_future(self._resets(reason))
         task.add_done_callback(self._task_done)
         await asyncio.shield(task)
@@ -311,7 +321,10 @@ class Station(Sessions):
             await self.stop_locked(connector, reason)
         self.booted = False
         await self.stop()
-        self._next_boot_reason = "RemoteReset"
+        self._next_boot_reason, self._boot_reason_after_reset = (
+            self._boot_reason_after_reset,
+            "RemoteReset",
+        )
         try:
             await self.client.close(1000, "Reset")
         except Exception as exc:
