@@ -90,6 +90,7 @@ class TransactionQueue:
         self._empty = asyncio.Event()
         self._empty.set()
         self._worker: asyncio.Task[None] | None = None
+        self._retrying = False  # the first message waits for its retry
         self.transaction_ids: dict[str, int] = {}
         """1.6: the CSMS's id of each transaction the station keys, once known."""
         self.dropped = 0
@@ -110,7 +111,7 @@ class TransactionQueue:
         self._empty.clear()
         if len(self._messages) > self.limit:
             self._trim()
-        if not self._ready():
+        if not self._ready() or self._retrying:
             self._settle(message)
         self.wake()
         return message
@@ -204,7 +205,11 @@ class TransactionQueue:
         )
         for waiting in self._messages:
             self._settle(waiting)
-        await asyncio.sleep(delay)
+        self._retrying = True
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self._retrying = False
 
     def _drop(self, message: QueuedMessage, why: str) -> None:
         self._remove(message)

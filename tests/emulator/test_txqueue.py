@@ -201,3 +201,16 @@ async def test_drained_returns_once_every_message_is_answered() -> None:
     await asyncio.wait_for(drained, 5)
     assert [action for action, _, _ in csms.sent] == ["StartTransaction", "StopTransaction"]
     assert len(csms.queue) == 0
+
+
+async def test_a_message_put_while_an_earlier_one_waits_for_its_retry_waits_too() -> None:
+    csms = FakeCSMS()
+    csms.retry = (3, 60.0)  # the retry is a minute away
+    csms.fail = [RPCInternalError("down")]
+    queue = csms.queue
+    assert await asyncio.wait_for(queue.first_outcome(queue.put(start())), 5) is None
+    stop = QueuedMessage("StopTransaction", {}, transaction="local-1", needs_id=True)
+    # Behind a message waiting for its retry: its first outcome is None at once, as
+    # first_outcome says, not after the retry.
+    assert await asyncio.wait_for(queue.first_outcome(queue.put(stop)), 5) is None
+    await queue.stop()
