@@ -8,12 +8,15 @@ outstanding each (OCPP 1.6), a warm-up, then ``--seconds`` measured. Rounds run 
 rotating order; the best round of each server is kept (undisturbed by other processes
 first, then the highest calls/s) and the ratios below are between those, all from this
 one run. The processes run with the default process settings (no glibc variables),
-which is what users get; ``--pinned-malloc`` adds ``bench/server.py``'s
-``PINNED_MALLOC`` to every process for comparison.
+which is what users get. Ours runs as a pure-Python install (``off``, ``on``: orjson made
+unimportable) and on the speed extra (``off-speed``, ``on-speed``: orjson).
+``--pinned-malloc`` adds ``bench/server.py``'s ``PINNED_MALLOC`` to every process for
+comparison.
 
     (cd bench/node && npm ci)   # once: ocpp-ws-io and ws from the pinned lock file
     .venv/bin/python bench/baselines.py [--seconds S] [--stations N] [--rounds R]
-                                        [--servers ocpp-ws-io,bare,off,on] [--pinned-malloc]
+                                        [--servers ocpp-ws-io,bare,off,on,off-speed,on-speed]
+                                        [--pinned-malloc]
     BENCH_PROFILE=1 ...  # cProfile in our servers during the window (slows them down)
 
 ``--before DIR`` adds rows for our server (strict off and on) importing ``browser_ocpp``
@@ -39,12 +42,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import server as bench  # bench/server.py: its server processes and helpers
 
 NODE_DIR = os.path.join(bench.BENCH_DIR, "node")
-KINDS = ("ocpp-ws-io", "bare", "off", "on")
+DEFAULT_KINDS = ("ocpp-ws-io", "bare", "off", "on", "off-speed", "on-speed")
+KINDS = (*DEFAULT_KINDS, "on-speed-uvloop")
 LABELS = {
     "ocpp-ws-io": "ocpp-ws-io 2.x, strict off",
     "bare": "bare websockets + json",
     "off": "ours, strict off",
     "on": "ours, strict on",
+    "off-speed": "ours, strict off, speed extra",
+    "on-speed": "ours, strict on, speed extra",
+    "on-speed-uvloop": "ours, strict on, speed, uvloop",
     "off-before": "ours, strict off (--before)",
     "on-before": "ours, strict on (--before)",
 }
@@ -162,11 +169,11 @@ def node_versions() -> str:
 def report_round(row: Row, t: dict[str, Any]) -> None:
     label = LABELS[row.kind]
     if "error" in t:
-        print(f"  {label:<28} FAILED: {t['error']}")
+        print(f"  {label:<30} FAILED: {t['error']}")
         return
     other = bench.foreign_load(t)
     print(
-        f"  {label:<28} {t['rate']:>8,.0f} calls/s  p50 {t['p50_ms']:6.2f} ms  "
+        f"  {label:<30} {t['rate']:>8,.0f} calls/s  p50 {t['p50_ms']:6.2f} ms  "
         f"p99 {t['p99_ms']:6.2f} ms  CPU server {t['server_cpu']:3.0f}% generator "
         f"{t['generator_cpu']:3.0f}%  other load on the cores {other:3.0f}%"
     )
@@ -187,20 +194,20 @@ def table(rows: list[Row]) -> list[str]:
     bare = by_kind.get("bare", Row("")).best
     owi_median = median_rate(by_kind.get("ocpp-ws-io", Row("")))
     lines = [
-        f"{'server':<28} {'calls/s':>9} {'median':>9} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'server':<30} {'calls/s':>9} {'median':>9} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'us CPU/call':>11} {'x ocpp-ws-io':>12} {'x bare':>7} {'median x owi':>12} "
         f"{'CPU/call x owi':>14}"
     ]
     for row in rows:
         t = row.best
         if "rate" not in t:
-            lines.append(f"{LABELS[row.kind]:<28} {'failed':>9}")
+            lines.append(f"{LABELS[row.kind]:<30} {'failed':>9}")
             continue
         median = median_rate(row)
         cost = bench.cpu_per_call(t)
         owi_cost = bench.cpu_per_call(owi) if owi else None
         lines.append(
-            f"{LABELS[row.kind]:<28} {t['rate']:>9,.0f} {median or 0.0:>9,.0f} {t['p50_ms']:>7.2f} "
+            f"{LABELS[row.kind]:<30} {t['rate']:>9,.0f} {median or 0.0:>9,.0f} {t['p50_ms']:>7.2f} "
             f"{t['p99_ms']:>7.2f} {cost or 0.0:>11.1f} "
             f"{ratio(t['rate'], owi.get('rate')):>12} {ratio(t['rate'], bare.get('rate')):>7} "
             f"{ratio(median, owi_median):>12} {ratio(cost, owi_cost):>14}"
@@ -275,7 +282,9 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=100, help="stations, 1 call each")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (best kept)")
     parser.add_argument(
-        "--servers", default=",".join(KINDS), help="comma-separated, of " + ",".join(KINDS)
+        "--servers",
+        default=",".join(DEFAULT_KINDS),
+        help="comma-separated, of " + ",".join(KINDS),
     )
     parser.add_argument(
         "--pinned-malloc",

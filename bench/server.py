@@ -31,6 +31,7 @@ import contextlib
 import cProfile
 import gc
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -49,13 +50,19 @@ PROTOCOL = "ocpp1.6"
 CURRENT_TIME = "2024-01-01T00:00:00Z"
 SERVER_CORE = 0
 GENERATOR_CORE = 1
-KINDS = ("bare", "off", "on", "guards")
+KINDS = ("bare", "off", "on", "off-speed", "on-speed", "guards")
 LABELS = {
     "bare": "bare websockets (json)",
     "off": "ours, strict off",
     "on": "ours, strict on",
+    "off-speed": "ours, off, speed extra",
+    "on-speed": "ours, on, speed extra",
+    "on-speed-uvloop": "ours, on, speed, uvloop",
     "guards": "ours, every guard on",
 }
+"""Ours without ``-speed`` runs as a pure-Python install would (orjson made
+unimportable); with it, on the speed extra (``browser-ocpp[speed]``: orjson);
+``-uvloop`` (not run by default) adds uvloop's event loop, where installed."""
 GUARDS: dict[str, Any] = {
     "rate_limit": {
         "limit": 1e9,  # never reached: the bucket arithmetic runs for every message
@@ -191,7 +198,13 @@ def child_main(argv: list[str]) -> None:
     role, *rest = argv
     if role == "serve":
         pin(SERVER_CORE)
-        asyncio.run(serve_main(rest[0], json.loads(rest[1])))
+        factory = None
+        if rest[0].endswith("-uvloop"):
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(serve_main(rest[0], json.loads(rest[1])))
     elif role == "load":
         pin(GENERATOR_CORE)
         asyncio.run(load_main(int(rest[0]), int(rest[1]), int(rest[2]), float(rest[3])))
@@ -339,11 +352,18 @@ async def serve_main(kind: str, settings: dict[str, Any]) -> None:
             await bare.wait_closed()
 
     else:
+        base, speed = kind.split("-")[0], "-speed" in kind
+        if not speed:
+            sys.modules["orjson"] = None  # type: ignore[assignment]  # a pure-Python install
         from browser_ocpp.server import OCPPServer, OCPPServerClient
 
-        guards = GUARDS if kind == "guards" else {}
-        ours = OCPPServer(protocols=[PROTOCOL], strict_mode=kind == "on", **guards)
-        if kind == "guards":
+        if speed or importlib.util.find_spec("browser_ocpp.rpc.codec"):  # not in old trees
+            from browser_ocpp.rpc import codec
+
+            codec.use("orjson" if speed else "json")  # fails loudly without the extra
+        guards = GUARDS if base == "guards" else {}
+        ours = OCPPServer(protocols=[PROTOCOL], strict_mode=base == "on", **guards)
+        if base == "guards":
             ours.cors(allowed_origins=["https://csms.example"], allowed_ips=["127.0.0.0/8"])
 
         def heartbeat(ctx: Any) -> dict[str, str]:
@@ -939,14 +959,15 @@ def environment() -> list[str]:
     from websockets.version import version as websockets_version
 
     def state(name: str) -> str:
-        installed = "installed" if importlib.util.find_spec(name) is not None else "not installed"
-        used = "in use" if name in sys.modules else "not used"
-        return f"{name}: {installed}, {used}"
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            return f"{name}: not installed"
+        return f"{name} {importlib.metadata.version(name)}"
 
     return [
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"websockets {websockets_version}, {state('uvloop')}; {state('orjson')} "
-        "(the library and the bare server use stdlib json on the default asyncio loop)",
+        f"websockets {websockets_version}, {state('uvloop')}, {state('orjson')} "
+        "(every server on the default asyncio loop; orjson only in ours with the speed extra)",
         f"cores: server pinned to {SERVER_CORE}, generator to {GENERATOR_CORE} "
         f"(available: {sorted(os.sched_getaffinity(0))}); load average {loadavg()}",
     ]

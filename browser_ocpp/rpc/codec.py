@@ -58,49 +58,52 @@ _BIG = 9.2e18
 """Below 2**63 (9.22e18): a float orjson read at or beyond this may have been an integer."""
 _ENCODE_NODES = 65_536
 """Values with more nodes than this go to ``json`` (a bound for cyclic values too)."""
+_MAX_DEPTH = 200
+"""Values nested deeper than this go to ``json`` (orjson refuses beyond 255 anyway)."""
 _PLAIN = frozenset((str, int, bool, type(None)))
 
 
-def _has_big_float(value: Any) -> bool:
-    """Whether a decoded value holds a float orjson may have read from an integer."""
-    stack = [value]
-    pop, extend = stack.pop, stack.extend
-    while stack:
-        item = pop()
+def _has_big_float(items: Any, depth: int = 0) -> bool:
+    """Whether decoded ``items`` hold a float orjson may have read from an integer
+    (or nest too deep to tell)."""
+    if depth > _MAX_DEPTH:
+        return True
+    for item in items:
         kind = type(item)
         if kind is dict:
-            extend(item.values())
+            if item and _has_big_float(item.values(), depth + 1):
+                return True
         elif kind is list:
-            extend(item)
+            if item and _has_big_float(item, depth + 1):
+                return True
         elif kind is float and not -_BIG < item < _BIG:
             return True
     return False
 
 
-def _plain(value: Any) -> bool:
-    """Whether ``value`` is made of exactly the types orjson writes as ``json`` does."""
-    stack = [value]
-    pop, extend = stack.pop, stack.extend
+def _plain(items: Any, budget: int = _ENCODE_NODES, depth: int = 0) -> int:
+    """What is left of ``budget`` once ``items`` were found made of exactly the types
+    orjson writes as ``json`` does; -1 if not (or too many, or too deep)."""
+    budget -= len(items)
+    if budget < 0 or depth > _MAX_DEPTH:
+        return -1
     plain = _PLAIN
-    budget = _ENCODE_NODES
-    while stack:
-        budget -= 1
-        if budget < 0:
-            return False
-        item = pop()
+    for item in items:
         kind = type(item)
         if kind in plain:
             continue
         if kind is dict:
             for key in item:
                 if type(key) is not str:
-                    return False
-            extend(item.values())
+                    return -1
+            budget = _plain(item.values(), budget, depth + 1)
         elif kind is list or kind is tuple:
-            extend(item)
+            budget = _plain(item, budget, depth + 1)
         else:
-            return False
-    return True
+            return -1
+        if budget < 0:
+            return -1
+    return budget
 
 
 def _orjson_codec() -> tuple[Callable[[str], Any], Callable[[Any], str]]:
@@ -113,18 +116,12 @@ def _orjson_codec() -> tuple[Callable[[str], Any], Callable[[Any], str]]:
             value = loads(text)
         except refused:
             return _json_decode(text)
-        if type(value) is list:  # a frame: check the few top-level items first
-            for item in value:
-                kind = type(item)
-                if (kind is dict or kind is list or kind is float) and _has_big_float(item):
-                    return _json_decode(text)
-            return value
-        if _has_big_float(value):
+        if _has_big_float((value,)):
             return _json_decode(text)
         return value
 
     def orjson_encode(value: Any) -> str:
-        if _plain(value):
+        if _plain((value,)) >= 0:
             try:
                 return dumps(value).decode()
             except TypeError:  # beyond 64 bits, lone surrogates, too deep
