@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..peer.handlers import NOREPLY, HandlerContext
 from ..rpc.versions import OCPP16, OCPP21, OCPP201
-from . import firmware, local_list, logs, reservations, smart_charging
+from . import display, firmware, local_list, logs, reservations, smart_charging
 from .config import CONFIG_KEYS, find_key, find_variable, is_known_component
 from .connectors import Connector
 from .messages import id_token
@@ -26,7 +26,7 @@ __all__ = ["BLOCKS", "install"]
 Payload = dict[str, Any]
 Handler = Callable[["Station", HandlerContext], Payload]
 
-BLOCKS = (smart_charging, reservations, local_list, firmware, logs)
+BLOCKS = (smart_charging, reservations, local_list, firmware, logs, display)
 """Modules answering a block of commands, each with its ``V16`` and ``V2`` tables."""
 
 

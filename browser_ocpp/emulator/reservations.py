@@ -88,6 +88,7 @@ class Reservations:
         delay = max(0.0, (expires - datetime.now(UTC)).total_seconds())
         loop = asyncio.get_running_loop()
         self._timers[reservation_id] = loop.call_later(delay, self._expire, reservation)
+        station._changed()
         until = expires.strftime("%H:%M:%S")
         station.note(
             f"Connector {connector.id} reserved for {tag} until {until} ({reservation_id})"

@@ -17,6 +17,7 @@ from ..peer.peer import State
 from . import messages as msg
 from .config import StationConfig, entry
 from .connectors import Connector
+from .display import Display
 from .faults import Faults
 from .firmware import Firmware
 from .handlers import install
@@ -39,9 +40,9 @@ class Station(Sessions):
 
     Public state: ``config``, ``client``, ``connectors``, ``boot_status``, ``booted``,
     ``online``, ``offline``, ``heartbeat_interval_s``, ``configuration``, ``queue``,
-    ``auth``, ``faults``, ``charging``, ``reservations``, ``firmware``, ``logs``; listeners:
-    :meth:`on_change`, :meth:`on_activity`.  The CSMS's commands are answered by
-    handlers registered on the client (see
+    ``auth``, ``faults``, ``charging``, ``reservations``, ``firmware``, ``logs``,
+    ``display``; listeners: :meth:`on_change`, :meth:`on_activity`.  The CSMS's
+    commands are answered by handlers registered on the client (see
     :mod:`browser_ocpp.emulator.handlers`).
     """
 
@@ -76,6 +77,8 @@ class Station(Sessions):
         """The firmware and its updates (see :mod:`.firmware`)."""
         self.logs = Logs(self)
         """Recent activity and log uploads (see :mod:`.logs`)."""
+        self.display = Display(self)
+        """Display messages (2.x; see :mod:`.display`)."""
         install(self)
         client.on("call_result", self._on_call_result)
         client.on("open", self._on_open)
@@ -360,6 +363,7 @@ class Station(Sessions):
 
     def _transaction_ended(self) -> None:
         self.charging.transaction_ended()
+        self.display.transaction_ended()
         self.apply_limits()  # a share of a station-wide limit is free again
         if self.reset_when_idle and all(c.transaction_id is None for c in self.connectors):
             self.reset_when_idle = False
