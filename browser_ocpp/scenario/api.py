@@ -98,11 +98,19 @@ class Settings:
     """How long to wait for a CSMS-initiated call, and for the CSMS's answers."""
     response_limit_s: float = 5.0
     """The slowest answer a response-time check accepts."""
+    case_limit_s: float | None = None
+    """A case still running after this long fails (default: 30 s plus ten timeouts)."""
     id_tag: str = "TAG-0001"
     """An idTag (idToken) the CSMS accepts, for the cases that charge."""
     client_factory: ClientFactory = default_client_factory
     client_options: dict[str, Any] = field(default_factory=dict)
     """More options for each station's client (``password``, TLS...)."""
+
+    @property
+    def case_limit(self) -> float:
+        if self.case_limit_s is not None:
+            return self.case_limit_s
+        return 30.0 + 10 * self.timeout_s
 
 
 @dataclass(frozen=True, slots=True)

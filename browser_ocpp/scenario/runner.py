@@ -30,7 +30,10 @@ async def run_case(
         on_event(StepEvent("case", case.id, reason=case.title))
     verdict, reason, frames = Verdict.PASS, "", []
     try:
-        await case.function(bench)
+        await asyncio.wait_for(case.function(bench), settings.case_limit)
+    except TimeoutError:
+        verdict = Verdict.FAIL
+        reason = f"the case did not end within {settings.case_limit:g} s"
     except Decided as decided:
         verdict, reason, frames = decided.verdict, decided.reason, decided.frames
         if not bench.steps or bench.steps[-1].reason != reason:

@@ -44,11 +44,12 @@ def wait_s(bench: Bench, interval: Any) -> float:
     return max(0.0, min(seconds, bench.timeout_s))
 
 
-async def accepted_station(bench: Bench, **options: Any) -> ScenarioStation:
+async def accepted_station(bench: Bench, reply_delay_s: float = 0.0) -> ScenarioStation:
     """A station the CSMS accepted (boot, statuses, heartbeat running); the case is
     inconclusive when the CSMS does not accept it, failed when the boot is answered
-    badly."""
-    station = await bench.station(config=replace(CONFIG), **options)
+    badly. ``reply_delay_s``: the station answers the CSMS's calls that late."""
+    station = await bench.station(config=replace(CONFIG))
+    station.faults.reply_delay_ms = reply_delay_s * 1000
     async with bench.step("BootNotification accepted"):
         await station.start()
         boots = station.calls_sent("BootNotification")

@@ -68,7 +68,7 @@ async def boot_pending(bench: Bench) -> None:
 async def boot_rejected(bench: Bench) -> None:
     station, answer, reply = await _boot_status(bench, "Rejected")
     async with bench.step("No CSMS call during the interval"):
-        start = len(station.log.records)
+        start = station.log.records.index(reply.answer) + 1 if reply.answer else 0
 
         def csms_call(record: Any, frame: Any) -> bool:
             return record.direction == "in" and frame is not None and frame[0] == 2
