@@ -35,7 +35,7 @@ class RPCClient(RPCPeer):
     the next open.
     """
 
-    __slots__ = ("_backoff", "_connecting", "_reconnect_task")
+    __slots__ = ("_backoff", "_connecting", "_reconnect_task", "_wake")
     component = "RPCClient"
     options_class = ClientOptions
     _options: ClientOptions
@@ -45,6 +45,7 @@ class RPCClient(RPCPeer):
         self._backoff = Backoff(self._options.backoff_min, self._options.backoff_max)
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connecting: asyncio.Future[None] | None = None
+        self._wake: asyncio.Future[None] | None = None  # ends the wait before a retry
 
     @property
     def options(self) -> ClientOptions:
@@ -60,6 +61,15 @@ class RPCClient(RPCPeer):
     def reconnect_attempt(self) -> int:
         """Reconnect attempts made since the last successful open."""
         return self._backoff.attempt
+
+    def reconnect_now(self) -> bool:
+        """Make the reconnect attempt now instead of after the backoff delay (the
+        attempt counts as the one it replaces); whether one was waiting."""
+        wake = self._wake
+        if wake is None or wake.done():
+            return False
+        wake.set_result(None)
+        return True
 
     def reconfigure(self, **options: Any) -> None:
         super().reconfigure(**options)
@@ -138,7 +148,12 @@ class RPCClient(RPCPeer):
             attempt = self._backoff.attempt
             self._logger.info("reconnecting", attempt=attempt, delay_ms=round(delay))
             self.emit("reconnect", ReconnectEvent(attempt, delay))
-            await asyncio.sleep(delay / 1000)
+            wake = self._wake = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait((wake,), timeout=delay / 1000)
+            finally:
+                self._wake = None
+                wake.cancel()
             if self._closed_for_good:
                 return
             try:

@@ -59,3 +59,42 @@ def test_error_lines_in_the_editor() -> None:
     message = "Additional properties are not allowed ('a' was unexpected)"
     assert error_line(text, "$", "additionalProperties", message) == 2
     assert json_lines('{"a": ') == {"$": 1, "$.a": 1}
+
+
+def test_the_preview_puts_the_identity_in_the_path_before_the_query() -> None:
+    from browser_ocpp.console.model.settings import preview_url
+
+    url = preview_url("ws://127.0.0.1:9000/ocpp?token=abc", "CP 1")
+    assert url == "ws://127.0.0.1:9000/ocpp/CP%201?token=abc"
+    assert preview_url("ws://h/ocpp/", "CP-1") == "ws://h/ocpp/CP-1"
+    assert preview_url("", "CP-1") == "—"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "says"),
+    [
+        ("ws://127.0.0.1:99999/ocpp", "port must be a number from 1 to 65535"),
+        ("ws://127.0.0.1:0/ocpp", "port must be a number from 1 to 65535"),
+        ("ws://127.0.0.1:abc/ocpp", "port must be a number from 1 to 65535"),
+        ("ws://:80/ocpp", "needs a host name"),
+        ("ws://host/oc pp", "must not contain spaces"),
+        ("ws://host/ocpp#x", "#fragment"),
+        ("http://host/ocpp", "must start with ws:// or wss://"),
+    ],
+)
+def test_an_endpoint_the_browser_would_refuse_is_named(endpoint: str, says: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        coerce_settings({"endpoint": endpoint})
+    assert caught.value.field == "endpoint" and says in caught.value.message
+
+
+def test_check_form_asks_for_the_endpoint_and_identity() -> None:
+    from browser_ocpp.console.model.settings import check_form
+
+    with pytest.raises(SettingsError) as caught:
+        check_form({"endpoint": "", "identity": "CP-1"})
+    assert caught.value.field == "endpoint"
+    with pytest.raises(SettingsError) as caught:
+        check_form({"endpoint": "ws://h/ocpp", "identity": " "})
+    assert caught.value.field == "identity"
+    assert check_form({"endpoint": "ws://h:8080/ocpp", "identity": "CP-1"})["identity"] == "CP-1"

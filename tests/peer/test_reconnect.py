@@ -403,3 +403,20 @@ async def test_queued_calls_go_before_a_call_made_as_the_connection_opens(
     await wait(client.connect())
     assert await wait(asyncio.gather(*queued, *opened)) == [{"status": "Accepted"}] * 4
     assert received == ["0", "1", "2", "3"]
+
+
+async def test_reconnect_now_skips_the_backoff_wait(clients: list[RPCPeer]) -> None:
+    hub = Hub()
+    client = MemoryClient(hub, backoff_min=600_000, backoff_max=600_000)
+    clients.append(client)
+    assert client.reconnect_now() is False  # nothing to hurry: not reconnecting
+    await wait(client.connect())
+    reconnects = collect(client, "reconnect")
+    opens = collect(client, "open")
+    await hub.drop()
+    await reconnects.wait_len(1)  # ten minutes to wait
+    assert reconnects[0].delay == 600_000 and hub.attempts == 1
+    assert client.reconnect_now() is True
+    await opens.wait_len(1)
+    assert client.state is State.OPEN and hub.attempts == 2 and len(reconnects) == 1
+    assert client.reconnect_now() is False

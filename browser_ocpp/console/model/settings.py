@@ -9,6 +9,9 @@ import math
 import re
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
+
+from ...peer.urls import station_url
 
 __all__ = [
     "DEFAULTS",
@@ -17,9 +20,11 @@ __all__ = [
     "STORAGE_KEY",
     "VERSIONS",
     "SettingsError",
+    "check_form",
     "coerce_settings",
     "default_endpoint",
     "plain",
+    "preview_url",
     "random_identity",
     "signature",
 ]
@@ -33,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "identity": "",  # empty: a random EMU-xxxx, chosen once and then kept
     "version": "ocpp1.6",
     "strict": True,
+    "offer_all": False,  # offer every version at connect: the CSMS picks
     "reconnect": True,
     "max_reconnects": None,  # None: unlimited
     "backoff_min": 1000,
@@ -129,6 +135,17 @@ def coerce_settings(raw: dict[str, Any], *, strict: bool = True) -> dict[str, An
     return out
 
 
+def check_form(raw: dict[str, Any]) -> dict[str, Any]:
+    """The form's settings, ready to connect with; raises :class:`SettingsError` for
+    the first field that is wrong (an empty endpoint or identity among them)."""
+    settings = coerce_settings(raw)
+    if not settings["endpoint"]:
+        raise SettingsError("endpoint", "Enter the CSMS endpoint (ws://… or wss://…)")
+    if not settings["identity"]:
+        raise SettingsError("identity", "Enter the station's identity")
+    return settings
+
+
 def _coerce_one(key: str, value: Any, default: Any) -> Any:
     if key == "version":
         if value not in VERSIONS:
@@ -143,10 +160,7 @@ def _coerce_one(key: str, value: Any, default: Any) -> Any:
             return value.lower() in ("1", "true", "on", "yes")
         return bool(value)
     if key == "endpoint":
-        text = str(value).strip()
-        if text and not re.match(r"^wss?://[^/\s]+", text, re.IGNORECASE):
-            raise SettingsError(key, "the endpoint must start with ws:// or wss://")
-        return text
+        return _endpoint(str(value).strip())
     if key == "identity":
         text = str(value).strip()
         if len(text) > 48 or ":" in text:
@@ -168,6 +182,39 @@ def _coerce_one(key: str, value: Any, default: Any) -> Any:
     if key in ("vendor", "model", "id_tag") and not text:
         raise SettingsError(key, f"{key.replace('_', ' ')} must not be empty")
     return text
+
+
+def _endpoint(text: str) -> str:
+    """A ``ws://`` or ``wss://`` URL with a host and a port the browser accepts."""
+    if not text:
+        return text
+    if not re.match(r"^wss?://[^/\s]+", text, re.IGNORECASE):
+        raise SettingsError("endpoint", "the endpoint must start with ws:// or wss://")
+    if re.search(r"\s", text):
+        raise SettingsError("endpoint", "the endpoint must not contain spaces")
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises on a port out of range or not a number
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise SettingsError("endpoint", "the endpoint's port must be a number from 1 to 65535")
+    if not parts.hostname:
+        raise SettingsError("endpoint", "the endpoint needs a host name (ws://host:port/path)")
+    if parts.fragment:
+        raise SettingsError("endpoint", "the endpoint must not have a #fragment")
+    return text
+
+
+def preview_url(endpoint: str, identity: str) -> str:
+    """The URL the station connects to, as the client builds it (the identity goes into
+    the path, before any query), or ``—`` without an endpoint."""
+    if not endpoint:
+        return "—"
+    try:
+        return station_url(endpoint, identity)
+    except ValueError:
+        return "—"
 
 
 def signature(settings: dict[str, Any]) -> tuple[Any, ...]:
