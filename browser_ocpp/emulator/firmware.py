@@ -81,11 +81,20 @@ class Firmware:
         self._task = self._station._spawn(run)
         return cancelled
 
+    async def send_triggered(self) -> None:
+        """The status a TriggerMessage asks for: the update's, Idle when none runs
+        (1.6 errata: Idle only then)."""
+        await self._send(self.status if self.busy else "Idle")
+
     async def _notify(self, status: str) -> None:
         station = self._station
         self.status = status
         station.note(f"Firmware: {status}")
         station._changed()
+        await self._send(status)
+
+    async def _send(self, status: str) -> None:
+        station = self._station
         payload: Payload = {"status": status}
         if not station.v16 and self.request_id is not None:
             payload["requestId"] = self.request_id

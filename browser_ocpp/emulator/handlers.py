@@ -207,7 +207,8 @@ def change_configuration(station: Station, ctx: HandlerContext) -> Payload:
     return {"status": status}
 
 
-_TRIGGERS_16 = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues")
+_TRIGGERS_CORE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues")
+_TRIGGERS_16 = (*_TRIGGERS_CORE, "FirmwareStatusNotification", "DiagnosticsStatusNotification")
 
 
 def trigger_message_16(station: Station, ctx: HandlerContext) -> Payload:
@@ -249,6 +250,10 @@ async def _send_triggered(
     elif what == "TransactionEvent":
         for connector in targets:
             await station.send_transaction_update(connector, "Trigger", "Trigger")
+    elif what == "FirmwareStatusNotification":
+        await station.firmware.send_triggered()
+    elif what in ("DiagnosticsStatusNotification", "LogStatusNotification"):
+        await station.logs.send_triggered()
 
 
 def unlock_connector_16(station: Station, ctx: HandlerContext) -> Payload:
@@ -361,7 +366,12 @@ def set_variables(station: Station, ctx: HandlerContext) -> Payload:
     return {"setVariableResult": results}
 
 
-_TRIGGERS_2 = (*_TRIGGERS_16, "TransactionEvent")
+_TRIGGERS_2 = (
+    *_TRIGGERS_CORE,
+    "TransactionEvent",
+    "FirmwareStatusNotification",
+    "LogStatusNotification",
+)
 
 
 def trigger_message_2(station: Station, ctx: HandlerContext) -> Payload:

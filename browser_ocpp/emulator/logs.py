@@ -135,16 +135,24 @@ class Logs:
         self.request_id = request_id
         self._task = self._station._spawn(self._run(location, name, retries, interval))
 
+    async def send_triggered(self) -> None:
+        """The status a TriggerMessage asks for: the upload's, Idle when none runs."""
+        await self._send(self.status if self.busy else "Idle")
+
     async def _notify(self, status: str) -> None:
-        station = self._station
         self.status = status
-        station._changed()
+        self._station._changed()
+        await self._send(status)
+
+    async def _send(self, status: str) -> None:
+        station = self._station
         if station.v16:
             await station._call("DiagnosticsStatusNotification", {"status": status})
         else:
-            await station._call(
-                "LogStatusNotification", {"status": status, "requestId": self.request_id}
-            )
+            payload: Payload = {"status": status}
+            if self.request_id is not None:
+                payload["requestId"] = self.request_id
+            await station._call("LogStatusNotification", payload)
 
     async def _run(self, location: str, name: str, retries: int, interval: float) -> None:
         station = self._station

@@ -269,7 +269,15 @@ async def test_trigger_message(make_rig: RigFactory) -> None:
     assert await trigger("MeterValues", 1) == "Accepted"
     sample = await csms.next("MeterValues")
     assert sample["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
-    assert await trigger("FirmwareStatusNotification") == "NotImplemented"
+    csms.answers["FirmwareStatusNotification"] = lambda p: {}
+    assert await trigger("FirmwareStatusNotification") == "Accepted"
+    assert (await csms.next("FirmwareStatusNotification"))["status"] == "Idle"  # no update
+    logs = "DiagnosticsStatusNotification" if rig.v16 else "LogStatusNotification"
+    csms.answers[logs] = lambda p: {}
+    assert await trigger(logs) == "Accepted"
+    assert (await csms.next(logs))["status"] == "Idle"
+    if not rig.v16:
+        assert await trigger("SignChargingStationCertificate") == "NotImplemented"
     if not rig.v16:
         assert await trigger("TransactionEvent", 1) == "Rejected"  # no transaction
         assert await rig.station.start_transaction(1)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from browser_ocpp.emulator.charging_profiles import ProfileError
+
 from .conftest import Csms, Payload, Rig, RigFactory
 
 
@@ -210,3 +214,40 @@ async def test_get_charging_profiles_reports_them(make_rig: RigFactory) -> None:
     ] == [2]
     none = {"requestId": 7, "chargingProfile": {"stackLevel": 5}}
     assert await rig.csms.send("GetChargingProfiles", none) == {"status": "NoProfiles"}
+
+
+async def test_external_constraints_set_from_python(make_rig: RigFactory) -> None:
+    rig = await make_rig(power_kw=11)
+    if rig.v16:
+        return  # 2.x only: 1.6 has no ChargingStationExternalConstraints
+    rig.csms.answers["ReportChargingProfiles"] = lambda p: {}
+    await start(rig)
+    external = {
+        "id": -1,
+        "stackLevel": 0,
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": [schedule(5000, id=1)],
+    }
+    rig.station.charging.set_external(external)
+    await power_seen(rig, 5000)
+    assert await rig.csms.send("ClearChargingProfile", {}) == {
+        "status": "Unknown"
+    }  # not the CSMS's
+    assert rig.station.connectors[0].power_w == 5000
+    wanted = {"requestId": 1, "chargingProfile": {"chargingLimitSource": ["EMS"]}}
+    assert await rig.csms.send("GetChargingProfiles", wanted) == {"status": "Accepted"}
+    report = await rig.csms.next("ReportChargingProfiles")
+    assert report["chargingLimitSource"] == "EMS" and report["chargingProfile"][0]["id"] == -1
+    with pytest.raises(ProfileError, match="start at 0"):
+        rig.station.charging.set_external(
+            {
+                **external,
+                "chargingSchedule": [
+                    {
+                        "id": 1,
+                        "chargingRateUnit": "W",
+                        "chargingSchedulePeriod": [{"startPeriod": 5, "limit": 1}],
+                    }
+                ],
+            }
+        )
