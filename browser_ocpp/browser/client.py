@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, ClassVar
 
 from ..peer import RPCClient
 from ..peer.logs import OCPPLogger
 from ..peer.options import ClientOptions
 from .console import console_sink, route_library_logs_to_console
+from .scheduler import speed_up
 from .transport import BrowserTransport, JSApi, open_browser_socket
 
 __all__ = ["BrowserOCPPClient"]
@@ -23,11 +25,15 @@ class BrowserOCPPClient(RPCClient):
     ``strict_mode``, ``strict_mode_methods``, ``offline_queue`` and
     ``offline_queue_max_size``.  Logs go to the browser console (and to a ``logging``
     ``handler`` as well, when one is given) unless ``logging`` names a ``logger``.
+
+    On connect it gives Pyodide's event loop a faster ``call_soon`` (see
+    :mod:`browser_ocpp.browser.scheduler`), unless ``ready_queue`` is set False.
     """
 
     __slots__ = ("_js_api",)
     component = "BrowserOCPPClient"
     options_class = ClientOptions
+    ready_queue: ClassVar[bool] = True
 
     def __init__(
         self, options: ClientOptions | None = None, *, js_api: JSApi | None = None, **kwargs: Any
@@ -48,4 +54,6 @@ class BrowserOCPPClient(RPCClient):
             self._use_console_logger()
 
     async def _open_transport(self, url: str) -> tuple[BrowserTransport, str | None]:
+        if self.ready_queue:
+            speed_up(asyncio.get_running_loop())
         return await open_browser_socket(url, self._options.protocols, self._js_api)
