@@ -1,7 +1,8 @@
 """The station driven by another CSMS: the mobilityhouse ``ocpp`` package's central
 system (1.6 and 2.0.1) on ``websockets.serve``, over loopback.  It checks every payload
 against its own schemas both ways, so what the station answers and sends is valid to
-a CSMS we did not write.  (Not under Pyodide: it needs sockets and that package.)
+a CSMS we did not write.  (Here, not in tests/emulator, which also runs under Pyodide:
+this needs sockets, websockets and that package.)
 """
 
 from __future__ import annotations
