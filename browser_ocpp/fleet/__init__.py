@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .profile import PlannedSession, Profile, plan
 from .report import format_table, live_line
-from .runner import ClientFactory, Fleet, FleetConfig, cpython_client
+from .runner import ClientFactory, Fleet, FleetConfig, client_options, cpython_client
 from .stats import ActionFigures, BootFigures, FleetSnapshot, FleetStats, percentile
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "FleetStats",
     "PlannedSession",
     "Profile",
+    "client_options",
     "cpython_client",
     "format_table",
     "live_line",

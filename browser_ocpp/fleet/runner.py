@@ -29,7 +29,7 @@ from ..rpc.versions import SUPPORTED_PROTOCOLS
 from .profile import PlannedSession, Profile, plan, ramp_offset
 from .stats import FleetSnapshot, FleetStats, Listener
 
-__all__ = ["ClientFactory", "Fleet", "FleetConfig", "cpython_client"]
+__all__ = ["ClientFactory", "Fleet", "FleetConfig", "client_options", "cpython_client"]
 
 MAX_IDENTITY = 48
 CONNECT_RETRY_S = 2.0
@@ -89,22 +89,28 @@ class FleetConfig:
         return f"{self.identity_prefix}{index + 1:0{len(str(self.stations))}d}"
 
 
+def client_options(identity: str, config: FleetConfig) -> dict[str, Any]:
+    """The options of one station's client, whichever client class takes them:
+    reconnects when its connection drops, logs errors only (a thousand stations'
+    warnings are noise)."""
+    return {
+        "identity": identity,
+        "endpoint": config.csms,
+        "protocols": [config.protocol],
+        "call_timeout_ms": config.call_timeout_s * 1000,
+        "reconnect": True,
+        "max_reconnects": 1_000_000,
+        "backoff_min": 500,
+        "backoff_max": 5_000,
+        "logging": {"level": "error"},
+    }
+
+
 def cpython_client(identity: str, config: FleetConfig) -> RPCClient:
-    """A CPython :class:`~browser_ocpp.OCPPClient` for one station: reconnects when its
-    connection drops, logs errors only (a thousand stations' warnings are noise)."""
+    """A CPython :class:`~browser_ocpp.OCPPClient` for one station (:func:`client_options`)."""
     from ..server import OCPPClient
 
-    return OCPPClient(
-        identity=identity,
-        endpoint=config.csms,
-        protocols=[config.protocol],
-        call_timeout_ms=config.call_timeout_s * 1000,
-        reconnect=True,
-        max_reconnects=1_000_000,
-        backoff_min=500,
-        backoff_max=5_000,
-        logging={"level": "error"},
-    )
+    return OCPPClient(**client_options(identity, config))
 
 
 class _Member:

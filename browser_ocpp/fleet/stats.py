@@ -32,6 +32,8 @@ SAMPLES_KEPT = 20_000
 uniform sample of them (reservoir sampling), so memory stays bounded on long runs."""
 
 Listener = Callable[["FleetSnapshot"], None]
+CallListener = Callable[[str, str, float], None]
+"""``listener(action, outcome, seconds)`` for each call as it ends (a live chart)."""
 
 
 def percentile(ordered: list[float], p: float) -> float:
@@ -221,6 +223,7 @@ class FleetStats:
         self.bad_messages = 0
         self._actions: dict[str, _Action] = {}
         self._listeners: list[Listener] = []
+        self._call_listeners: list[CallListener] = []
 
     # -- CallObserver ----------------------------------------------------------------------
 
@@ -238,6 +241,11 @@ class FleetStats:
     def record(self, action: str, outcome: str, seconds: float) -> None:
         """Count one call of ``action`` that ended with ``outcome`` (``ok``, an error
         code, ``timeout``, ``closed`` or ``cancelled``) after ``seconds``."""
+        for listener in list(self._call_listeners):
+            try:
+                listener(action, outcome, seconds)
+            except Exception:  # a view's bug must not lose the call
+                continue
         figures = self._actions.get(action)
         if figures is None:
             figures = self._actions[action] = _Action(seed=len(self._actions))
@@ -302,6 +310,17 @@ class FleetStats:
         def unsubscribe() -> None:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def on_call(self, listener: CallListener) -> Callable[[], None]:
+        """Call ``listener(action, outcome, seconds)`` as each call ends (before it is
+        counted), for figures over time windows; returns the unsubscribe."""
+        self._call_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._call_listeners:
+                self._call_listeners.remove(listener)
 
         return unsubscribe
 

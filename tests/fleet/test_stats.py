@@ -192,3 +192,27 @@ def test_the_live_line_gives_the_rate_since_the_previous_snapshot() -> None:
     assert "40 calls, 20 calls/s" in line
     assert "worst p99 2.0 ms" in line
     assert "calls/s" not in live_line(stats.snapshot())
+
+
+def test_call_listeners_see_each_call_as_it_ends_until_they_unsubscribe() -> None:
+    stats = FleetStats(stations=1)
+    seen: list[tuple[str, str, float]] = []
+
+    def broken(action: str, outcome: str, seconds: float) -> None:
+        raise RuntimeError("a view's bug")
+
+    stats.on_call(broken)
+    unsubscribe = stats.on_call(lambda *call: seen.append(call))
+    stats.record("Heartbeat", "ok", 0.002)
+    stats.record("Authorize", "timeout", 30.0)
+    stats.record("StatusNotification", "FormationViolation", 0.004)
+    assert seen == [
+        ("Heartbeat", "ok", 0.002),
+        ("Authorize", "timeout", 30.0),
+        ("StatusNotification", "FormationViolation", 0.004),
+    ]
+    unsubscribe()
+    unsubscribe()  # twice: harmless
+    stats.record("Heartbeat", "ok", 0.001)
+    assert len(seen) == 3
+    assert stats.snapshot().calls == 4  # counted alike with or without listeners
