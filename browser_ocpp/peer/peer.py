@@ -789,12 +789,9 @@ class RPCPeer(EventEmitter):
         """Send ``reply`` (logging why, if a handler's result was refused); returns the
         outcome: ``"ok"`` for a result sent, ``"closed"`` for one that could not be,
         the code of an error (sent or not)."""
-        if reply.problem is not None:
+        if reply.problem is not None:  # only replies to a handler's outcome have one
             message, fields = reply.problem
-            if action is None:
-                self._logger.error(message, **fields)
-            else:
-                self._logger.error(message, method=action, **fields)
+            self._logger.error(message, method=action, **fields)
         frame = reply.frame
         sent = self._try_send(reply.text)
         if type(frame) is CallResult:
