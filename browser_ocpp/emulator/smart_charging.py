@@ -43,10 +43,7 @@ class SmartCharging:
 
     def __init__(self, station: Station) -> None:
         self._station = station
-        config = station.config
-        self.store = ProfileStore(
-            Electrical(config.voltage_v, config.phases, config.power_kw * 1000)
-        )
+        self.store = ProfileStore(self.electrical())
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         """Wall-clock time of the schedules (replace it to test a schedule's course)."""
 
@@ -54,10 +51,10 @@ class SmartCharging:
     def profiles(self) -> list[Profile]:
         return list(self.store.profiles)
 
-    def refresh_electrical(self) -> None:
-        """Take the station's power, voltage and phases again (after they changed)."""
+    def electrical(self) -> Electrical:
+        """The station's power, voltage and phases now (a console may change them)."""
         config = self._station.config
-        self.store.electrical = Electrical(config.voltage_v, config.phases, config.power_kw * 1000)
+        return Electrical(config.voltage_v, config.phases, config.power_kw * 1000)
 
     def transaction_start(self, connector: Connector) -> datetime | None:
         """Wall-clock start of the connector's transaction (where Relative schedules
@@ -71,6 +68,7 @@ class SmartCharging:
         """The power connector ``connector_id`` may draw now (W): the lowest of the
         hardware's, its profiles' and its share of the station-wide limit."""
         connector = self._station.connector(connector_id)
+        self.store.electrical = self.electrical()
         now = self.clock()
         tx_start = self.transaction_start(connector)
         limit = self.store.limit_w(connector.id, now, tx_start, connector.transaction_key)
@@ -141,6 +139,7 @@ def _composite(
     station: Station, target: int, duration: int, unit: str
 ) -> tuple[datetime, list[Period]]:
     charging = station.charging
+    charging.store.electrical = charging.electrical()
     now = charging.clock().replace(microsecond=0)
     connector = station.connectors[target - 1] if target else None
     origin = charging.transaction_start(connector) if connector else None

@@ -251,3 +251,11 @@ async def test_external_constraints_set_from_python(make_rig: RigFactory) -> Non
                 ],
             }
         )
+
+
+async def test_the_hardware_limit_follows_the_station_settings(make_rig: RigFactory) -> None:
+    rig = await make_rig(power_kw=11)
+    assert await composite(rig, 1) == [{"startPeriod": 0, "limit": 11_000}]
+    rig.station.config.power_kw, rig.station.config.phases = 7.4, 1
+    assert await composite(rig, 1) == [{"startPeriod": 0, "limit": 7400}]
+    assert await composite(rig, 1, "A") == [{"startPeriod": 0, "limit": 32.1}]  # 7400 / 230
