@@ -174,14 +174,15 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
     # Slots, not instance-dict entries: each connection's dict stays as websockets made it.
     __slots__ = (
         "_abort",
-        "_batch",
-        "_batched",
         "_early",
         "_fast",
         "_fragments",
         "_fragments_text",
+        "_held",
+        "_held_size",
         "_lost",
         "_paused_for_early",
+        "_reading",
         "budget",
         "control_at",
         "sink",
@@ -191,9 +192,12 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         super().__init__(*args, **kwargs)
         self.sink: Sink | None = None
         self._early: list[str | bytes] | None = None
-        self._batch: list[bytes] | None = None
-        """While a read is handled: the frames written meanwhile, sent together after."""
-        self._batched = 0
+        self._reading = False
+        """Whether a read is being handled: frames written meanwhile are held back
+        and written together at its end."""
+        self._held: bytes | list[bytes] | None = None
+        self._held_size = 0
+        """Bytes held back, once there are several frames."""
         self._fast = 0
         """While > 0, websockets' parser is known to wait at a frame start, and final
         text frames are read straight from the buffer up to this size; else 0."""
@@ -294,7 +298,7 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         join the replies held back, after them; else those are written first."""
         writes = self.protocol.data_to_send()
         data = [chunk for chunk in writes if chunk]
-        if self._batch is not None and len(data) == len(writes):
+        if self._reading and len(data) == len(writes):
             for chunk in data:  # while a read is handled: after the replies before it
                 self._hold(chunk)
             return
@@ -330,8 +334,10 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
                 frame = struct.pack("!BBH", _TEXT_FIN, 126, length) + data
             else:
                 frame = struct.pack("!BBQ", _TEXT_FIN, 127, length) + data
-            if self._batch is None:
+            if not self._reading:
                 self.transport.write(frame)
+            elif self._held is None and length < BATCH_LIMIT:
+                self._held = frame  # the usual case: one reply to one read
             else:
                 self._hold(frame)
             return
@@ -339,21 +345,31 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         self.send_data()
 
     def _hold(self, frame: bytes) -> None:
-        """While a read is handled: keep ``frame`` to write with the others after it
-        (at once beyond ``BATCH_LIMIT``, so the backlog checks still see it)."""
-        self._batch.append(frame)  # type: ignore[union-attr]
-        self._batched += len(frame)
-        if self._batched >= BATCH_LIMIT:
+        """While a read is handled: keep ``frame`` to write after those held before
+        it (all at once beyond ``BATCH_LIMIT``, so the backlog checks see them)."""
+        held = self._held
+        if held is None:
+            self._held, self._held_size = [frame], len(frame)
+        elif isinstance(held, bytes):
+            self._held, self._held_size = [held, frame], len(held) + len(frame)
+        else:
+            held.append(frame)
+            self._held_size += len(frame)
+        if self._held_size >= BATCH_LIMIT:
             self._flush()
 
     def _flush(self) -> None:
         """Write the frames held back, in one write."""
-        batch = self._batch
-        if batch:
-            data = batch[0] if len(batch) == 1 else b"".join(batch)
-            batch.clear()
-            self._batched = 0
-            self.transport.write(data)
+        held = self._held
+        if held is not None:
+            self._held, self._held_size = None, 0
+            self.transport.write(held if isinstance(held, bytes) else b"".join(held))
+
+    def _held_bytes(self) -> int:
+        held = self._held
+        if held is None:
+            return 0
+        return len(held) if isinstance(held, bytes) else self._held_size
 
     def write_reply(self, text: str) -> None:
         """Write a reply now. Calls wait for the buffer to drain before they are
@@ -379,12 +395,12 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         produce written together, in order, in one write at the end (asyncio on
         Python 3.12+ pays for each write with a pass over all it holds unsent); then,
         when what we have to send is piling up, see whether the other end reads it."""
-        self._batch = []
+        self._reading = True
         try:
             self._received(nbytes)
         finally:
+            self._reading = False
             self._flush()
-            self._batch = None
         if self.paused:
             self._check_backlog("sent frames are not being read")
 
@@ -455,7 +471,7 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
         holds."""
         if self._abort is not None:
             return
-        size = self.transport.get_write_buffer_size() + self._batched
+        size = self.transport.get_write_buffer_size() + self._held_bytes()
         if size > BACKLOG_LIMIT:
             # The close frame waits behind the backlog: no handshake to wait for.
             self._fail(CloseCode.POLICY_VIOLATION, reason, abort=True)

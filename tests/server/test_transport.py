@@ -350,7 +350,7 @@ def test_a_reply_written_directly_has_websockets_bytes(size: int) -> None:
     connection.protocol = protocol
     connection.transport = MagicMock()
     connection.transport.write = written.append
-    connection._batch = None  # no read being handled: written at once
+    connection._reading = False  # no read being handled: written at once
     assert not protocol.debug  # else websockets frames it, to log it
     connection.write_text(text)
     assert protocol.data_to_send() == []  # framed by hand: websockets saw nothing
@@ -413,5 +413,44 @@ async def test_batched_replies_keep_their_place_around_a_pong(make_server: Serve
             first, payload = await read_frame(reader)
             seen.append("pong" if first == 0x8A else json.loads(payload)[1])
         assert seen == [*(f"c{i}" for i in range(10)), "pong", *(f"c{i}" for i in range(10, 20))]
+    finally:
+        writer.close()
+
+
+async def test_replies_held_back_past_the_batch_limit_are_written_at_once(
+    make_server: ServerFactory,
+) -> None:
+    """Replies held back while a read is handled go out once they pass BATCH_LIMIT,
+    not all at its end: the backlog checks see them, and memory stays bounded."""
+    from browser_ocpp.server.transport import BATCH_LIMIT
+
+    server = await make_server(setup=False)
+    connections: list[Any] = []
+    reply_data = "r" * 10_000
+
+    def on_client(client: OCPPServerClient) -> None:
+        connections.append(client._transport.connection)  # type: ignore[attr-defined]
+        client.handle("DataTransfer", lambda ctx: {"status": "Accepted", "data": reply_data})
+
+    server.on("client", on_client)
+    reader, writer = await open_raw(server.port)
+    try:
+        call = '[2,"{}","DataTransfer",{{"vendorId":"V"}}]'
+        writer.write(masked(call.format("d").encode()))
+        await read_frame(reader)
+        connection = connections[0]
+        sizes: list[int] = []
+        write = connection.transport.write
+
+        def counted_write(data: bytes) -> None:
+            sizes.append(len(data))
+            write(data)
+
+        connection.transport.write = counted_write
+        total = 3 * BATCH_LIMIT // len(reply_data)
+        writer.write(b"".join(masked(call.format(f"d{i}").encode()) for i in range(total)))
+        ids = [json.loads((await read_frame(reader))[1])[1] for _ in range(total)]
+        assert ids == [f"d{i}" for i in range(total)]
+        assert len(sizes) >= 3 and max(sizes) < BATCH_LIMIT + len(reply_data) + 100
     finally:
         writer.close()
