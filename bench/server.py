@@ -967,7 +967,7 @@ def environment() -> list[str]:
     return [
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
         f"websockets {websockets_version}, {state('uvloop')}, {state('orjson')} "
-        "(every server on the default asyncio loop; orjson only in ours with the speed extra)",
+        "(asyncio's own loop unless a row says uvloop; orjson only where it says speed)",
         f"cores: server pinned to {SERVER_CORE}, generator to {GENERATOR_CORE} "
         f"(available: {sorted(os.sched_getaffinity(0))}); load average {loadavg()}",
     ]
