@@ -16,6 +16,7 @@ class ConnectorStatus(enum.StrEnum):
     PREPARING = "Preparing"
     CHARGING = "Charging"
     SUSPENDED_EV = "SuspendedEV"
+    SUSPENDED_EVSE = "SuspendedEVSE"
     FINISHING = "Finishing"
     FAULTED = "Faulted"
     UNAVAILABLE = "Unavailable"
@@ -46,6 +47,8 @@ class Connector:
     """Availability scheduled for when the running transaction ends."""
     faulted: bool = False
     ev_suspended: bool = False
+    evse_suspended: bool = False
+    """The station offers no power: the charging limit is 0 (SuspendedEVSE)."""
     finished: bool = False
     """A transaction ended while the cable stayed plugged (Finishing)."""
     reservation_id: int | None = None
@@ -70,6 +73,8 @@ def derive_status(connector: Connector) -> ConnectorStatus:
     if connector.faulted:
         return ConnectorStatus.FAULTED
     if connector.transaction_id is not None:
+        if connector.evse_suspended:
+            return ConnectorStatus.SUSPENDED_EVSE
         if connector.ev_suspended:
             return ConnectorStatus.SUSPENDED_EV
         return ConnectorStatus.CHARGING
@@ -87,6 +92,7 @@ _V2_STATUS = {
     ConnectorStatus.PREPARING: "Occupied",
     ConnectorStatus.CHARGING: "Occupied",
     ConnectorStatus.SUSPENDED_EV: "Occupied",
+    ConnectorStatus.SUSPENDED_EVSE: "Occupied",
     ConnectorStatus.FINISHING: "Occupied",
     ConnectorStatus.FAULTED: "Faulted",
     ConnectorStatus.UNAVAILABLE: "Unavailable",
@@ -102,5 +108,7 @@ def v2_status(status: ConnectorStatus) -> str:
 def charging_state(connector: Connector) -> str:
     """The 2.x ``chargingState`` of a connector's transaction."""
     if connector.transaction_id is not None and not connector.faulted:
+        if connector.evse_suspended:
+            return "SuspendedEVSE"
         return "SuspendedEV" if connector.ev_suspended else "Charging"
     return "EVConnected" if connector.plugged else "Idle"

@@ -312,8 +312,10 @@ class Sessions(StationCore):
             payload = msg.stop_transaction(connector, reason, self._measurands())
             message = self.enqueue("StopTransaction", payload, connector)
             connector.transaction_id, connector.ev_suspended = None, False
+            connector.evse_suspended = False
         else:
             connector.transaction_id, connector.ev_suspended = None, False
+            connector.evse_suspended = False
             _, stopped, trigger = msg.STOP_REASONS[reason]
             payload = msg.transaction_event(
                 self.protocol,
@@ -360,6 +362,12 @@ class Sessions(StationCore):
         self._advance(connector, asyncio.get_running_loop().time())
         connector.ev_suspended = suspended
         self._advance(connector, asyncio.get_running_loop().time())
+        self._queue_state_change(connector, transaction_id)
+        await self.refresh(connector)
+
+    def _queue_state_change(self, connector: Connector, transaction_id: str) -> None:
+        """2.x TransactionEvent(Updated, ChargingStateChanged); 1.6 has none (its
+        StatusNotification tells)."""
         if not self.v16:
             payload = msg.transaction_event(
                 self.protocol,
@@ -371,7 +379,6 @@ class Sessions(StationCore):
                 offline=not self.online,
             )
             self.enqueue("TransactionEvent", payload, connector)
-        await self.refresh(connector)
 
     async def set_fault(self, connector_id: int, faulted: bool) -> None:
         """Fault the connector (its transaction ends, reason Other) or clear the fault."""
@@ -396,9 +403,25 @@ class Sessions(StationCore):
     # -- meter ---------------------------------------------------------------------------
 
     def _advance(self, connector: Connector, now: float) -> bool:
-        """:func:`~.meter.advance` under the connector's charging limit."""
-        limit = self._power_limit_w(connector) if connector.transaction_key else None
+        """:func:`~.meter.advance` under the connector's charging limit; a limit of 0
+        suspends the transaction on the station's side (SuspendedEVSE) until it rises."""
+        key = connector.transaction_key
+        limit = self._power_limit_w(connector) if key is not None else None
+        suspended = limit is not None and limit <= 0
+        if key is not None and suspended != connector.evse_suspended:
+            connector.evse_suspended = suspended
+            state = "suspended: the charging limit is 0" if suspended else "resumed"
+            self.note(f"Connector {connector.id}: charging {state}")
+            self._spawn(self._charging_state_changed(connector, key))
         return advance(connector, self.config, now, limit)
+
+    async def _charging_state_changed(self, connector: Connector, key: str) -> None:
+        """Report a change of SuspendedEVSE (2.x: a TransactionEvent too)."""
+        async with self._locks[connector.id]:
+            if connector.transaction_key != key:
+                return
+            self._queue_state_change(connector, key)
+            await self.refresh(connector)
 
     def _power_limit_w(self, connector: Connector) -> float | None:
         """Hook: the power the connector may draw now (W), or None: no limit."""

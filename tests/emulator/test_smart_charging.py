@@ -259,3 +259,29 @@ async def test_the_hardware_limit_follows_the_station_settings(make_rig: RigFact
     rig.station.config.power_kw, rig.station.config.phases = 7.4, 1
     assert await composite(rig, 1) == [{"startPeriod": 0, "limit": 7400}]
     assert await composite(rig, 1, "A") == [{"startPeriod": 0, "limit": 32.1}]  # 7400 / 230
+
+
+async def test_a_zero_limit_suspends_charging_on_the_station_side(make_rig: RigFactory) -> None:
+    rig = await make_rig(power_kw=11)
+    await start(rig)
+    assert await set_profile(rig, 0, profile(rig, 1, "TxDefaultProfile", 0)) == {
+        "status": "Accepted"
+    }
+    if rig.v16:
+        await rig.status(1, "SuspendedEVSE")
+    else:
+        event = await rig.csms.until(
+            "TransactionEvent", lambda p: p["triggerReason"] == "ChargingStateChanged"
+        )
+        assert event["transactionInfo"]["chargingState"] == "SuspendedEVSE"
+    await power_seen(rig, 0)
+    assert rig.station.connectors[0].status.value == "SuspendedEVSE"
+    assert await rig.csms.send("ClearChargingProfile", {}) == {"status": "Accepted"}
+    if rig.v16:
+        await rig.status(1, "Charging")
+    else:
+        event = await rig.csms.until(
+            "TransactionEvent", lambda p: p["triggerReason"] == "ChargingStateChanged"
+        )
+        assert event["transactionInfo"]["chargingState"] == "Charging"
+    await power_seen(rig, 11_000)
