@@ -101,9 +101,9 @@ class CustomCall:
         return f"{self.protocol()}/{action}/{'raw' if self.raw else 'call'}"
 
     def on_raw_toggle(self) -> None:
-        self.fill_actions()
-        self.fill_template()
+        """The list and the editor follow the mode (the template of a frame, or of a payload)."""
         by_id("editor").dataset.raw = "true" if self.raw else "false"
+        self.fill_actions()
 
     def fill_template(self) -> None:
         action = str(self.select.value or "")
