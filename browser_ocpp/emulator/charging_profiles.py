@@ -198,7 +198,7 @@ def _periods(items: Any) -> tuple[Period, ...]:
         raise ProfileError(f"more than {MAX_PERIODS} schedule periods")
     periods = []
     for item in items:
-        if "limit" not in item:
+        if not isinstance(item, dict) or "limit" not in item:
             raise ProfileError("a schedule period without limit is not supported")
         limit, phases = float(item["limit"]), item.get("numberPhases")
         if not math.isfinite(limit) or limit < 0:
@@ -215,8 +215,21 @@ def _periods(items: Any) -> tuple[Period, ...]:
 
 def parse_profile(raw: Payload, target: int, *, v16: bool, received: datetime) -> Profile:
     """A profile from a 1.6 ``csChargingProfiles`` or a 2.x ``chargingProfile``;
-    ProfileError for one the station cannot apply (checks that need the station's
-    state, as transactions, are :class:`ProfileStore`'s)."""
+    ProfileError for one the station cannot apply or read (checks that need the
+    station's state, as transactions, are :class:`ProfileStore`'s)."""
+    if not isinstance(raw, dict):
+        raise ProfileError(f"a charging profile is an object, not {type(raw).__name__}")
+    try:
+        return _parse(raw, target, v16, received)
+    except KeyError as exc:
+        raise ProfileError(f"{exc.args[0]} is missing") from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, ProfileError):
+            raise
+        raise ProfileError(f"unreadable profile: {exc}") from exc
+
+
+def _parse(raw: Payload, target: int, v16: bool, received: datetime) -> Profile:
     purpose = str(raw.get("chargingProfilePurpose"))
     if purpose not in _ROLES:
         raise ProfileError(f"purpose {purpose} is not supported")

@@ -352,3 +352,26 @@ def test_clear_by_id_or_criteria() -> None:
     assert [p.id for p in store.clear(stack_level=2, purpose="TxDefaultProfile")] == [2]
     assert [p.id for p in store.clear(profile_id=3)] == [3]
     assert [p.id for p in store.clear()] == [1]  # no criterion: every one
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ({"stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile"}, "chargingProfileKind"),
+        ({**profile(1, "TxDefaultProfile", [(0, 1)]), "id": None}, "unreadable"),
+        (
+            {k: v for k, v in profile(1, "TxDefaultProfile", [(0, 1)]).items() if k != "id"},
+            "id is missing",
+        ),
+        ({**profile(1, "TxDefaultProfile", [(0, 1)]), "stackLevel": "high"}, "unreadable"),
+        (
+            {**profile(1, "TxDefaultProfile", [(0, 1)]), "chargingSchedule": "daily"},
+            "chargingSchedule",
+        ),
+        ("not a profile", "object"),
+    ],
+)
+def test_unreadable_profiles_say_why(raw: Any, why: str) -> None:
+    """What Python code (set_external) may pass: a clear ProfileError, never a KeyError."""
+    with pytest.raises(ProfileError, match=why):
+        parse_profile(raw, 0, v16=False, received=T0)
