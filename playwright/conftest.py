@@ -15,6 +15,7 @@ the memory available then and Chromium's own stderr; nothing is retried.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -46,7 +47,9 @@ def loop_thread() -> Iterator[LoopThread]:
 
 @pytest.fixture(scope="session")
 def runtime_dir() -> Path:
-    return ensure_runtime(ROOT / "runtime")
+    """``runtime/``, or ``$BROWSER_OCPP_TEST_RUNTIME``: a runtime of one's own, which no
+    other process rebuilds (so our wheel cannot change under a page while it loads)."""
+    return ensure_runtime(Path(os.environ.get("BROWSER_OCPP_TEST_RUNTIME", ROOT / "runtime")))
 
 
 @pytest.fixture(scope="session")
