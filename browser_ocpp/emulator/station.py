@@ -187,7 +187,8 @@ class Station(Sessions):
     async def _boot_retry(self, reason: str) -> None:
         while not self.booted:
             await asyncio.sleep(self._retry_s)
-            if not self.booted and await self.boot(reason):
+            # offline, the attempt waits for the connection (no call bound to fail)
+            if not self.booted and self.online and await self.boot(reason):
                 await self._on_accepted()
 
     async def _on_accepted(self) -> None:
@@ -213,6 +214,10 @@ class Station(Sessions):
             await self._on_accepted()
 
     def _start_heartbeat(self) -> None:
+        """Arm the heartbeat timer, online only: a connection that dropped while
+        :meth:`start` ran (its stop() is past) gets it from the next start()."""
+        if not self.online:
+            return
         if self._heartbeat_task is None or self._heartbeat_task.done():
             self._heartbeat_task = self._spawn(self._heartbeat_loop(), link=True)
 
@@ -260,7 +265,8 @@ class Station(Sessions):
             await self._drop_connection()
             return
         self.note("Online again: reconnecting to the CSMS")
-        if not await self._go_online():
+        # Set offline again meanwhile, or a later call keeps trying already: no task.
+        if not await self._go_online() and not self._offline and self._online_task is None:
             self._online_task = asyncio.ensure_future(self._keep_going_online())
 
     async def _drop_connection(self) -> None:
@@ -278,6 +284,8 @@ class Station(Sessions):
             except Exception as exc:
                 self.note(f"Reconnect failed: {exc}")
                 return False
+        if self._offline:  # set offline again while connecting: that connection drops
+            return False
         await self.start()
         return True
 

@@ -26,9 +26,25 @@ def _energy(payload: Payload) -> float:
     return float(payload["meterStop"])
 
 
+_TRANSACTION_ACTIONS = {"StartTransaction", "StopTransaction", "MeterValues", "TransactionEvent"}
+
+
 def _transaction_messages(rig: Rig, since: int = 0) -> list[tuple[str, Payload]]:
-    wanted = {"StartTransaction", "StopTransaction", "MeterValues", "TransactionEvent"}
-    return [(name, p) for name, p in rig.csms.log[since:] if name in wanted]
+    return [(name, p) for name, p in rig.csms.log[since:] if name in _TRANSACTION_ACTIONS]
+
+
+def _delivered(rig: Rig, since: int = 0) -> list[tuple[str, Payload, str]]:
+    """(action, payload, message id) of the transaction messages the CSMS got, a
+    resend (same message id: its answer was lost with the connection) counted once."""
+    seen: set[str] = set()
+    messages = []
+    for (name, payload), (_, message_id) in zip(
+        rig.csms.log[since:], rig.csms.message_ids[since:], strict=True
+    ):
+        if name in _TRANSACTION_ACTIONS and message_id not in seen:
+            seen.add(message_id)
+            messages.append((name, payload, message_id))
+    return messages
 
 
 async def _until(check: Callable[[], bool], within: float = 5.0) -> None:
@@ -73,8 +89,13 @@ async def test_charging_goes_on_offline_and_is_replayed_in_order_without_a_boot(
     assert await station.start_transaction(1)
     for _ in range(2):
         await csms.next(sample)
-    await _cut(rig, via)
     connector = station.connectors[0]
+    # A sample taken online and queued just before the cut (set_offline drops the
+    # connection before the queue's worker sends it): the race a full run once hit.
+    # It happened online, so it is replayed without the offline flag.
+    await station.send_sample(connector, triggered=False)
+    online_ones = {message.message_id for message in station.queue.messages}
+    await _cut(rig, via)
     energy = connector.energy_wh
     await _until(lambda: len(station.queue) >= 4)  # metering goes on, queued
     assert connector.energy_wh > energy and connector.status is ConnectorStatus.CHARGING
@@ -86,7 +107,8 @@ async def test_charging_goes_on_offline_and_is_replayed_in_order_without_a_boot(
     await _until(lambda: len(station.queue) == 0)
     replayed = _transaction_messages(rig, mark)
     assert len(replayed) == queued  # each once, none lost
-    every = _transaction_messages(rig)
+    replays = _delivered(rig, mark)
+    every = [(name, p) for name, p, _ in _delivered(rig)]
     energies = [_energy(p) for name, p in every if name != "StartTransaction"]
     assert energies == sorted(energies)  # continuous: no jump, no step back
     if rig.v16:
@@ -99,7 +121,11 @@ async def test_charging_goes_on_offline_and_is_replayed_in_order_without_a_boot(
         flags = [p.get("offline", False) for _, p in every]
         assert flags[0] is False and flags[-1] is True  # Ended happened offline
         assert flags == sorted(flags)  # online ones, then offline ones
-        assert all(p["offline"] is True for _, p in replayed)
+        # offline: true exactly for the events that happened after the cut
+        after_cut = [(p.get("offline", False), i not in online_ones) for _, p, i in replays]
+        assert all(flag is happened_offline for flag, happened_offline in after_cut)
+        if via == "set_offline":  # the forced race: the online sample went out only now
+            assert (False, False) in after_cut
     assert csms.inbox["BootNotification"].empty()  # a reconnect is not a power-up
     assert any("no BootNotification" in line for line in rig.lines)
     await rig.status(1, "Available")  # what changed while offline is reported
@@ -322,3 +348,44 @@ async def test_an_offline_start_the_csms_refuses_on_replay_is_stopped(
     assert station.connectors[0].transaction_id is None
     if not csms.v16:  # (the test CSMS's 1.6 StopTransaction answer accepts it again)
         assert station.auth.cache["NOBODY"].status == "Invalid"  # remembered
+
+
+async def test_a_reconnect_that_drops_at_once_arms_no_timer_while_offline(
+    make_rig: RigFactory,
+) -> None:
+    """online -> offline -> online -> offline in quick succession (the reconnect drops
+    as soon as it opens): metering goes on, no heartbeat is armed while offline, and
+    the next reconnect arms it again and replays everything in order."""
+    rig = await make_rig()  # a sample every 0.05 s
+    station, csms = rig.station, rig.csms
+    assert await station.start_transaction(1)
+    station.heartbeat_interval_s = 0.05
+    await csms.next("Heartbeat")  # the heartbeat timer runs online
+    await station.set_offline(True)
+    await station.plug(2)  # reported on reconnect: start() is still at it when it drops
+    rig.expect_problems = True  # (that StatusNotification fails with the connection)
+    drops: list[asyncio.Task[None]] = []
+
+    def drop_at_once(_: object) -> None:
+        drops.append(asyncio.ensure_future(station.set_offline(True)))
+
+    rig.client.once("open", drop_at_once)
+    await station.set_offline(False)
+    await asyncio.wait_for(asyncio.gather(*drops), 5)
+    assert len(drops) == 1 and station.offline and not station.online
+    assert station._heartbeat_task is None  # stop() cancelled it; start() armed none since
+    queued = len(station.queue)
+    await _until(lambda: len(station.queue) >= queued + 5)  # metering goes on offline
+    assert not any("Heartbeat failed" in line for line in rig.lines)
+    await station.stop_transaction(1)
+    csms.drain("Heartbeat")
+    await station.set_offline(False)
+    await csms.next("Heartbeat")  # armed again
+    await _until(lambda: len(station.queue) == 0)
+    every = [(name, p) for name, p, _ in _delivered(rig)]
+    if rig.v16:
+        assert [name for name, _ in every][-1] == "StopTransaction"
+    else:
+        assert [p["seqNo"] for _, p in every] == list(range(len(every)))
+        assert [p["eventType"] for _, p in every][-1] == "Ended"
+    assert csms.inbox["BootNotification"].empty()
