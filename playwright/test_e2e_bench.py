@@ -5,12 +5,13 @@ a fleet of 20 stations boots from one tab; screenshots at 1280x800 and 400 px wi
 from __future__ import annotations
 
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import LoopThread
-from playwright.sync_api import BrowserContext, Page, expect
+from conftest import LoopThread, offline_route
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from test_e2e_console import SCREENSHOTS, Console, wait_ready
 
 from browser_ocpp.scenario.conformance import cases_for
@@ -23,6 +24,14 @@ def console(loop_thread: LoopThread, runtime_dir: Path) -> Iterator[Console]:
     server = Console(loop_thread, runtime_dir)
     yield server
     server.close()
+
+
+@pytest.fixture
+def context(browser: Browser, offline_guard: list[str]) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.route("**/*", offline_route(offline_guard))
+    yield context
+    context.close()
 
 
 def open_bench(context: BrowserContext, console: Console, view: str) -> Page:
@@ -87,7 +96,7 @@ def test_the_check_view_shows_the_pack_as_a_table_with_frames(
 ) -> None:
     page = open_bench(context, console, "check")
     page.get_by_test_id("bench-protocol").select_option("ocpp2.0.1")
-    page.get_by_test_id("check-timeout").fill("1")
+    page.get_by_test_id("check-timeout").fill("3")
     page.get_by_test_id("check-run").click()
     rows = page.get_by_test_id("check-row")
     expected = [case.id for case in cases_for("ocpp2.0.1")]
@@ -101,18 +110,23 @@ def test_the_check_view_shows_the_pack_as_a_table_with_frames(
     assert by_case["HEARTBEAT"] == "pass"
     assert by_case["CMD-RESET"] == "inconclusive"  # nobody told the demo to send one
     assert by_case["RPC-MISSING-FIELD"] == "fail"  # the served demo is not strict
-    failed = page.locator("[data-testid=check-row][data-case=RPC-MISSING-FIELD]")
-    expect(failed.locator(".reason")).not_to_be_empty()
-
-    failed.click()
     detail = page.get_by_test_id("check-detail")
+    boot = page.locator("[data-testid=check-row][data-case=BOOT-ACCEPTED]")
+    boot.click()
+    expect(detail).to_have_count(1)
+    expect(detail.locator(".frame").first).to_contain_text("CALL BootNotification")
+    page.evaluate("window.scrollTo(0, document.querySelector('.tabs').offsetTop - 70)")
+    shoot(page, "check")
+    boot.click()
+    expect(detail).to_have_count(0)
+
+    failed = page.locator("[data-testid=check-row][data-case=RPC-MISSING-FIELD]")
+    expect(failed.locator(".reason")).to_contain_text("got CALLRESULT")
+    failed.click()
     expect(detail).to_have_count(1)
     expect(detail).to_contain_text("Frames that decided it")
-    expect(detail.locator(".frame").first).to_be_visible()
-    expect(detail).to_contain_text("CALLRESULT")  # accepted what it should have refused
-    shoot(page, "check")
-    failed.click()
-    expect(detail).to_have_count(0)
+    expect(detail.locator(".frame")).to_have_count(2)  # the CALL and what answered it
+    expect(detail.locator(".frame").nth(1)).to_contain_text("CALLRESULT")
 
 
 def test_the_fleet_view_holds_twenty_stations_against_the_demo(
@@ -136,6 +150,10 @@ def test_the_fleet_view_holds_twenty_stations_against_the_demo(
     stations = console.loop.call(console.server.csms.snapshot)
     fleet = [s for s in stations if s["identity"].startswith("WEBFLEET-")]
     assert len(fleet) == 20 and all(s["connected"] for s in fleet)
+    page.wait_for_function(  # a chart with some history to look at
+        "parseFloat(document.getElementById('ff-elapsed').textContent) >= 20", timeout=90_000
+    )
+    page.evaluate("window.scrollTo(0, document.querySelector('.tabs').offsetTop - 70)")
     shoot(page, "fleet")
 
     page.get_by_test_id("fleet-stop").click()
@@ -144,3 +162,11 @@ def test_the_fleet_view_holds_twenty_stations_against_the_demo(
     )
     stations = console.loop.call(console.server.csms.snapshot)
     assert not any(s["connected"] for s in stations if s["identity"].startswith("WEBFLEET-"))
+
+
+def test_the_console_and_the_operator_view_link_to_the_bench(console: Console) -> None:
+    for path, link in (("/", 'href="./bench.html"'), ("/csms/", 'href="/bench.html"')):
+        with urllib.request.urlopen(console.url + path, timeout=10) as answer:
+            assert link in answer.read().decode("utf-8"), f"{path} has no link to the bench"
+    with urllib.request.urlopen(console.url + "/bench.html", timeout=10) as answer:
+        assert answer.status == 200

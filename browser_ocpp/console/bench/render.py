@@ -16,7 +16,7 @@ LOG_LINES_SHOWN = 400
 
 
 def badge(state: str) -> str:
-    return f'<span class="badge" data-verdict="{esc(state)}">{esc(state)}</span>'
+    return f'<span class="vbadge" data-verdict="{esc(state)}">{esc(state)}</span>'
 
 
 def set_verdict(element: Any, state: str, text: str | None = None) -> None:
