@@ -28,6 +28,7 @@ from ..rpc.errors import ConnectionClosedError, RPCError
 from ..rpc.frames import Call, Send
 from ..rpc.session import Refused
 from .accept import bind
+from .bodies import BodyRequest
 from .compression import CompressionOptions, server_extensions
 from .guards import CorsRules, Guards, Refusal, duplicated_header, peer_host, security_event
 from .handshake import AuthContext, Handshake
@@ -53,6 +54,10 @@ AuthHandler = Callable[[AuthContext], Any]
 HttpHandler = Callable[[str, Headers], Any]
 """Called with the request path (and query) and headers; returns ``(status,
 content_type, body)``, or an awaitable of it."""
+PostHandler = Callable[[str, Headers, bytes], Any]
+"""An :data:`HttpHandler` that gets the request body too."""
+MAX_POST_BYTES = 1024 * 1024
+"""The largest body a POST route takes unless told otherwise (413 beyond)."""
 
 CLOSE_REPLACED = (4000, "replaced by a new connection with the same identity")
 CLOSE_IDLE = (4001, "session expired after inactivity")
@@ -133,6 +138,7 @@ class OCPPServer(EventEmitter):
         )
         self._static = StaticFiles()
         self._routes: dict[str, HttpHandler] = {}
+        self._posts: dict[str, tuple[PostHandler, int]] = {}
         self._sessions = SessionStore(options.session_ttl_ms / 1000, options.max_sessions)
         self._started = time.monotonic()
         self._sweeper: asyncio.Task[None] | None = None
@@ -213,7 +219,9 @@ class OCPPServer(EventEmitter):
             extensions=server_extensions(CompressionOptions.coerce(options.compression)),
             server_header=None,
             create_connection=OCPPServerConnection.factory(
-                budget=SendBudget(options.max_buffered_bytes), handshake_timeout=handshake_timeout
+                budget=SendBudget(options.max_buffered_bytes),
+                handshake_timeout=handshake_timeout,
+                body_limit=self._post_limit,
             ),
             **address,  # our own socket, so that accepting backs off at the file limit
         )
@@ -284,6 +292,24 @@ class OCPPServer(EventEmitter):
         before any station authentication, so guard what they expose yourself.
         """
         self._routes["/" + path.strip("/")] = handler
+
+    def post_route(
+        self, path: str, handler: PostHandler, max_body_bytes: int = MAX_POST_BYTES
+    ) -> None:
+        """Answer plain HTTP POSTs of ``path`` with ``handler(path_and_query, headers,
+        body)``.  The body needs a ``Content-Length`` (411 without) of at most
+        ``max_body_bytes`` (413 beyond, unread); a POST elsewhere gets 405, and so
+        does a GET of ``path`` unless :meth:`route` serves it too.  Outside the
+        security profile, as :meth:`route`."""
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise TypeError(f"max_body_bytes must be an int, not {max_body_bytes!r}")
+        if max_body_bytes < 0:
+            raise ValueError(f"max_body_bytes must be 0 or more, not {max_body_bytes}")
+        self._posts["/" + path.strip("/")] = (handler, max_body_bytes)
+
+    def _post_limit(self, path: str) -> int | None:
+        route = self._posts.get(path)
+        return None if route is None else route[1]
 
     def update_tls(
         self,
@@ -386,8 +412,10 @@ class OCPPServer(EventEmitter):
             return self._refused(
                 connection, Refusal(400, reason, "UPGRADE_ABORTED", {"reason": reason}), ip
             )
+        if isinstance(request, BodyRequest):  # a POST: never an upgrade
+            return await self._post(request)
         if headers.get("Upgrade", "").lower() != "websocket":
-            if self._routes or self._static:
+            if self._routes or self._static or self._posts:
                 method = getattr(request, "method", "GET")  # websockets < 17: GET only
                 return await self._http(request.path, request.headers, method)
             return None  # websockets answers 426 Upgrade Required
@@ -469,11 +497,27 @@ class OCPPServer(EventEmitter):
         self._guards.auth_failed(identity, ip)
 
     async def _http(self, path: str, request_headers: Headers, method: str = "GET") -> Response:
-        handler = self._routes.get(urlsplit(path).path.rstrip("/") or "/")
+        route = urlsplit(path).path.rstrip("/") or "/"
+        handler = self._routes.get(route)
+        if handler is None and route in self._posts:
+            return _plain(405, f"{route} takes POST only\n", allow="POST")
         if handler is None:
             return self._static.response(path, request_headers, method)
+        return await self._answer(path, lambda: handler(path, request_headers))
+
+    async def _post(self, request: BodyRequest) -> Response:
+        if request.refusal is not None:
+            status, message = request.refusal
+            return _plain(status, message + "\n", allow="GET, HEAD" if status == 405 else None)
+        handler, _ = self._posts[urlsplit(request.path).path.rstrip("/") or "/"]
+        return await self._answer(
+            request.path, lambda: handler(request.path, request.headers, request.body)
+        )
+
+    async def _answer(self, path: str, call: Callable[[], Any]) -> Response:
+        """The response of a route's handler (500 if it raised)."""
         try:
-            result = handler(path, request_headers)
+            result = call()
             status, kind, body = await result if inspect.isawaitable(result) else result
         except Exception as exc:
             self._logger.error("HTTP handler raised", path=path, error=repr(exc))
@@ -681,6 +725,16 @@ class OCPPServer(EventEmitter):
         if cpu is not None:
             figures["cpu_usage"] = cpu
         return figures
+
+
+def _plain(status: int, text: str, allow: str | None = None) -> Response:
+    """A short text/plain answer (``allow``: the Allow header of a 405)."""
+    body = text.encode()
+    headers = Headers([("Content-Type", "text/plain; charset=utf-8")])
+    headers["Content-Length"] = str(len(body))
+    if allow is not None:
+        headers["Allow"] = allow
+    return Response(status, HTTPStatus(status).phrase, headers, body)
 
 
 async def _none() -> None:

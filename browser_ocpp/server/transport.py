@@ -33,6 +33,8 @@ from websockets.http11 import SERVER, Request, Response
 from websockets.protocol import CONNECTING, OPEN, Protocol, Side
 from websockets.streams import StreamReader
 
+from .bodies import BodyLimit, read_bodies
+
 try:  # websockets' C helper, as its frames module takes it
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover
@@ -528,17 +530,25 @@ class OCPPServerConnection(_DirectMessages, ServerConnection):
         *args: Any,
         budget: SendBudget | None = None,
         handshake_timeout: float | None = None,
+        body_limit: BodyLimit | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
         self.handshake_timeout = handshake_timeout
+        if body_limit is not None:
+            read_bodies(self.protocol, body_limit)
 
     @classmethod
-    def factory(cls, *, budget: SendBudget, handshake_timeout: float) -> type[ServerConnection]:
+    def factory(
+        cls, *, budget: SendBudget, handshake_timeout: float, body_limit: BodyLimit | None = None
+    ) -> type[ServerConnection]:
         """What ``serve(create_connection=...)`` takes ("a wrapper or a subclass", in
-        websockets' words): connections of one server, sharing its send budget."""
-        made = functools.partial(cls, budget=budget, handshake_timeout=handshake_timeout)
+        websockets' words): connections of one server, sharing its send budget;
+        ``body_limit``: POST bodies are read (see :mod:`.bodies`)."""
+        made = functools.partial(
+            cls, budget=budget, handshake_timeout=handshake_timeout, body_limit=body_limit
+        )
         return cast(type[ServerConnection], made)
 
     async def handshake(
