@@ -1,15 +1,18 @@
-"""The ready queue that replaces WebLoop's call_soon, driven by hand: drains are
-collected instead of scheduled, and a fake clock measures bursts."""
+"""The ready queue that replaces WebLoop's call_soon and timers, driven by hand:
+drains and JS timers are collected instead of scheduled, and a fake clock is both
+the burst clock and the loop's time."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from browser_ocpp.browser.scheduler import (
     BURST_S,
+    COMPACT_MIN,
     ReadyQueue,
     SchedulerApi,
     install_ready_queue,
@@ -18,15 +21,38 @@ from browser_ocpp.browser.scheduler import (
 
 
 class Browser:
-    """Where the queue's drains go: micro- and macrotasks, and the time."""
+    """Where the queue's drains go: micro- and macrotasks, JS timers, and the time."""
 
     def __init__(self) -> None:
         self.micro: list[Callable[[], None]] = []
         self.macro: list[Callable[[], None]] = []
+        self.armed: list[float] = []  # delays of the JS timers armed, in order
+        self.fire: Callable[[], None] | None = None  # the armed timer's callback
         self.time = 100.0
         self.api = SchedulerApi(
-            lambda drain: lambda: self.micro.append(drain), self.macro.append, lambda: self.time
+            lambda drain: lambda: self.micro.append(drain),
+            self.macro.append,
+            self.timer,
+            lambda: self.time,
         )
+
+    def timer(self, fire: Callable[[], None]) -> Callable[[float], Callable[[], None]]:
+        def arm(delay: float) -> Callable[[], None]:
+            self.armed.append(delay)
+            self.fire = fire
+            return self.disarm
+
+        return arm
+
+    def disarm(self) -> None:
+        self.fire = None
+
+    def advance(self, seconds: float) -> None:
+        """Let time pass; the armed JS timer fires if it is due."""
+        self.time += seconds
+        if self.fire is not None and self.armed and sum(self.armed[-1:]) <= seconds:
+            fire, self.fire = self.fire, None
+            fire()
 
     def run_microtasks(self, limit: int = 100) -> int:
         """Run microtasks until none is left (at most ``limit``); how many ran."""
@@ -38,15 +64,16 @@ class Browser:
 
 
 @pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
+def browser() -> Browser:
+    return Browser()
 
 
 @pytest.fixture
-def browser() -> Browser:
-    return Browser()
+def loop(browser: Browser) -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    loop.time = lambda: browser.time  # type: ignore[method-assign]
+    yield loop
+    loop.close()
 
 
 def test_callbacks_run_in_order_from_one_microtask(loop, browser):
@@ -162,11 +189,11 @@ def test_system_exit_without_a_handler_propagates_and_the_rest_still_run(loop, b
 
 
 def test_install_is_once_per_loop_and_uninstall_restores(loop, browser):
-    own = loop.call_soon
+    own = loop.call_soon, loop.call_later, loop.call_at
     queue = install_ready_queue(loop, browser.api)
     assert install_ready_queue(loop, browser.api) is queue
     queue.uninstall()
-    assert loop.call_soon == own
+    assert (loop.call_soon, loop.call_later, loop.call_at) == own
     assert isinstance(install_ready_queue(loop, browser.api), ReadyQueue)
 
 
@@ -174,3 +201,86 @@ def test_speed_up_leaves_other_loops_alone(loop):
     own = loop.call_soon
     assert speed_up(loop) is None
     assert loop.call_soon == own
+
+
+def test_timers_run_in_time_order_from_one_js_timer(loop, browser):
+    install_ready_queue(loop, browser.api)
+    ran: list[str] = []
+    loop.call_later(2.0, ran.append, "two")
+    loop.call_later(1.0, ran.append, "one")
+    loop.call_at(browser.time + 3.0, ran.append, "three")
+    assert browser.armed == [2.0, 1.0]  # re-armed once, for the earlier timer
+    browser.advance(1.0)
+    browser.run_microtasks()
+    assert ran == ["one"]
+    assert browser.armed[-1] == pytest.approx(1.0)  # armed for the next one
+    browser.advance(1.0)
+    browser.advance(1.0)
+    browser.run_microtasks()
+    assert ran == ["one", "two", "three"]
+    assert browser.fire is None  # nothing left: no JS timer armed
+
+
+def test_a_later_timer_arms_no_js_timer(loop, browser):
+    """A call's timeout, made and cancelled per call: one JS timer in all."""
+    install_ready_queue(loop, browser.api)
+    for _ in range(50):
+        loop.call_later(30.0, lambda: None).cancel()
+        browser.time += 0.001
+    assert browser.armed == [30.0]
+
+
+def test_cancelled_timers_do_not_run_and_are_swept_out(loop, browser):
+    queue = install_ready_queue(loop, browser.api)
+    ran: list[int] = []
+    keep = [loop.call_later(10.0, ran.append, n) for n in range(10)]
+    for _ in range(COMPACT_MIN * 3):
+        loop.call_later(30.0, ran.append, -1).cancel()
+    assert len(queue._timers) <= 2 * (COMPACT_MIN + len(keep))
+    keep[0].cancel()
+    browser.advance(10.0)
+    browser.run_microtasks()
+    assert ran == list(range(1, 10))
+    browser.advance(20.0)
+    browser.run_microtasks()
+    assert ran == list(range(1, 10))
+
+
+def test_timers_in_the_past_and_never_due(loop, browser):
+    install_ready_queue(loop, browser.api)
+    ran: list[str] = []
+    loop.call_at(browser.time - 5.0, ran.append, "late")
+    assert browser.armed == [0.0]
+    never = loop.call_at(math.inf, ran.append, "never")
+    browser.advance(0.0)
+    browser.run_microtasks()
+    assert ran == ["late"]
+    assert not never.cancelled() and browser.fire is None
+    with pytest.raises(ValueError, match="past"):
+        loop.call_later(-1.0, ran.append, "refused")
+
+
+def test_asyncio_sleep_and_timeouts_run_on_the_heap(loop, browser):
+    install_ready_queue(loop, browser.api)
+    steps: list[str] = []
+
+    async def sleeper() -> None:
+        await asyncio.sleep(5.0)
+        steps.append("slept")
+        try:
+            await asyncio.wait_for(loop.create_future(), 2.0)
+        except TimeoutError:
+            steps.append("timed out")
+
+    asyncio.events._set_running_loop(loop)
+    try:
+        loop.create_task(sleeper())
+        browser.run_microtasks()
+        browser.advance(5.0)
+        browser.run_microtasks()
+        assert steps == ["slept"]
+        browser.advance(2.0)
+        browser.run_microtasks()
+    finally:
+        asyncio.events._set_running_loop(None)
+    assert steps == ["slept", "timed out"]
