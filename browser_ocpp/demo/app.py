@@ -18,6 +18,7 @@ from ..rpc.versions import SUPPORTED_PROTOCOLS
 from ..server import AuthContext, OCPPServer
 from .commands import catalogue
 from .csms import COMMAND_TIMEOUT_MS, COMMAND_TIMEOUT_RANGE_MS, DemoCSMS
+from .uploads import MAX_UPLOAD_BYTES
 
 __all__ = ["ConsoleServer"]
 
@@ -93,6 +94,8 @@ class ConsoleServer:
         self.server.route("/api/command", self._command)
         self.server.route("/api/commands", self._commands)
         self.server.route("/api/forget", self._forget)
+        self.server.route("/api/uploads", self._uploads)
+        self.server.post_route("/api/uploads", self._upload, max_body_bytes=MAX_UPLOAD_BYTES)
 
     async def listen(self, port: int = 8080, host: str = "127.0.0.1") -> int:
         return await self.server.listen(port, host)
@@ -142,8 +145,32 @@ class ConsoleServer:
         return _json(200, body)
 
     def _commands(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
-        """Per version, the commands an operator may send, with a payload to start from."""
-        return self._refused(headers, operator=False) or _json(200, catalogue())
+        """Per version, the commands an operator may send, with a payload to start from
+        (made now: times from now, URLs of this server as the page reached it)."""
+        refused = self._refused(headers, operator=False)
+        return refused or _json(200, catalogue(f"http://{headers.get('Host')}"))
+
+    def _upload(self, path: str, headers: Headers, body: bytes) -> tuple[int, str, bytes]:
+        """A station's log (GetDiagnostics / GetLog): kept in memory (bounded).  Stations
+        send no Origin; a page may upload only from this server's own origin."""
+        if not self._known_host(headers) or not _same_origin(headers):
+            return _forbidden("uploads come from stations or this server's own pages")
+        name = parse_qs(urlsplit(path).query).get("name", [None])[0]
+        upload = self.csms.receive_upload(headers, name, body)
+        return _json(201, {"ok": True, "name": upload.name, "bytes": len(upload.body)})
+
+    def _uploads(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
+        """The uploads kept (newest first), or with ``?name=`` that file, as plain text."""
+        refused = self._refused(headers, operator=False)
+        if refused:
+            return refused
+        name = parse_qs(urlsplit(path).query).get("name", [""])[0]
+        if not name:
+            return _json(200, {"uploads": self.csms.uploads.listing()})
+        upload = self.csms.uploads.get(name)
+        if upload is None:
+            return _json(404, {"ok": False, "error": "NotFound", "message": f"no upload {name!r}"})
+        return 200, "text/plain; charset=utf-8", upload.body
 
     def _forget(self, path: str, headers: Headers) -> tuple[int, str, bytes]:
         refused = self._refused(headers, operator=True)

@@ -7,7 +7,7 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from ..rpc.errors import (
 )
 from ..rpc.versions import OCPP16, OCPP21, OCPP201, known_actions
 from ..server import OCPPServer, OCPPServerClient
+from .uploads import Upload, Uploads
 
 __all__ = ["NOTIFICATIONS", "DemoCSMS", "StationRecord"]
 
@@ -197,6 +198,8 @@ class DemoCSMS:
         self.forget_after_s = forget_after_s
         self.clock = clock
         self.stations: dict[str, StationRecord] = {}
+        self.uploads = Uploads()
+        """Logs the stations uploaded (GetDiagnostics / GetLog to ``/api/uploads``)."""
         self._transaction_ids = itertools.count(1)
         server.on("client", self._attach)
 
@@ -401,7 +404,20 @@ class DemoCSMS:
             answer = {"ok": False, **_error_json(exc, timeout_ms)}
         else:
             answer = {"ok": True, "result": result}
+            name = result.get("fileName", result.get("filename"))  # 1.6 / 2.x log upload
+            if action in ("GetDiagnostics", "GetLog") and isinstance(name, str):
+                self.uploads.expect(name, identity)
         return {**answer, "ms": round((time.monotonic() - started) * 1000)}
+
+    def receive_upload(
+        self, headers: Mapping[str, str], query_name: str | None, body: bytes
+    ) -> Upload:
+        """Keep a file a station uploaded; its record notes it if its answer named it."""
+        upload = self.uploads.add(headers, query_name, body)
+        record = self.stations.get(upload.identity or "")
+        if record is not None:
+            record.note(f"upload received: {upload.name} ({len(upload.body)} bytes)")
+        return upload
 
 
 def _error_json(exc: Exception, timeout_ms: int) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +21,7 @@ from browser_ocpp import (
     UnexpectedHttpResponse,
 )
 from browser_ocpp.demo import ConsoleServer, csms
+from browser_ocpp.demo import uploads as csms_uploads
 from browser_ocpp.rpc.validation import validator_for
 from browser_ocpp.rpc.versions import known_actions
 
@@ -513,3 +515,99 @@ async def test_the_command_list_is_the_versions_csms_commands_with_valid_templat
     assert ("GetConfiguration" in actions) == (protocol == "ocpp1.6")
     assert ("SetVariables" in actions) == (protocol != "ocpp1.6")
     assert ("RequestBatterySwap" in actions) == (protocol == "ocpp2.1")
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
+async def test_the_station_block_templates_are_made_for_now_and_this_server(
+    console: ConsoleServer, protocol: str
+) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    _, body = await api(console, "/api/commands")
+    after = datetime.now(UTC)
+    templates = {entry["action"]: entry for entry in body[protocol]}
+    v16 = protocol == "ocpp1.6"
+    blocks = ["SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule"]
+    blocks += ["ReserveNow", "CancelReservation", "SendLocalList", "GetLocalListVersion"]
+    blocks += ["ClearCache", "UpdateFirmware", "GetDiagnostics" if v16 else "GetLog"]
+    blocks += [] if v16 else ["SetDisplayMessage", "GetDisplayMessages", "ClearDisplayMessage"]
+    assert all(templates[action]["common"] for action in blocks)
+    assert not templates["GetLog"]["common"] if v16 else True  # 1.6's GetLog: not acted on
+    server = f"http://127.0.0.1:{console.server.port}"
+    reserve = templates["ReserveNow"]["template"]
+    expiry = datetime.fromisoformat(reserve["expiryDate" if v16 else "expiryDateTime"])
+    assert before + timedelta(minutes=59) <= expiry <= after + timedelta(hours=1)
+    firmware = templates["UpdateFirmware"]["template"]
+    firmware = firmware if v16 else firmware["firmware"]
+    assert firmware["location"].startswith(server + "/")
+    retrieve = datetime.fromisoformat(firmware["retrieveDate" if v16 else "retrieveDateTime"])
+    assert before <= retrieve <= after
+    log = templates["GetDiagnostics" if v16 else "GetLog"]["template"]
+    assert (log["location"] if v16 else log["log"]["remoteLocation"]) == server + "/api/uploads"
+    profile = templates["SetChargingProfile"]["template"]
+    profile = profile["csChargingProfiles"] if v16 else profile["chargingProfile"]
+    schedule = profile["chargingSchedule"] if v16 else profile["chargingSchedule"][0]
+    assert profile["chargingProfilePurpose"] == "TxDefaultProfile"
+    assert schedule["chargingRateUnit"] == "A"
+    entries = templates["SendLocalList"]["template"]["localAuthorizationList"]
+    assert len(entries) == 2
+
+
+async def post(
+    port: int, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """POST ``body`` with a Content-Length (and ``headers``); the status and body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    fields = {"Host": f"127.0.0.1:{port}", "Content-Length": str(len(body)), **(headers or {})}
+    head = "".join(f"{name}: {value}\r\n" for name, value in fields.items())
+    writer.write(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + body)
+    raw = await wait(reader.read())
+    writer.close()
+    await writer.wait_closed()
+    status_line, _, rest = raw.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+async def test_stations_upload_logs_to_the_demo(console: ConsoleServer) -> None:
+    port = console.server.port
+    disposition = {"Content-Disposition": 'attachment; filename="EMU-1-log.log"'}
+    status, body = await post(port, "/api/uploads", b"line 1\nline 2\n", disposition)
+    assert status == 201 and json.loads(body) == {"ok": True, "name": "EMU-1-log.log", "bytes": 14}
+    status, body = await post(port, "/api/uploads?name=../../etc/passwd", b"x")
+    assert status == 201 and json.loads(body)["name"] == "_.._etc_passwd"  # a name, no path
+    status, listing = await api(console, "/api/uploads")
+    assert status == 200 and [u["name"] for u in listing["uploads"]] == [
+        "_.._etc_passwd",
+        "EMU-1-log.log",
+    ]
+    assert listing["uploads"][1]["bytes"] == 14
+    status, headers, content = await http_get(port, "/api/uploads?name=EMU-1-log.log")
+    assert (status, content) == (200, b"line 1\nline 2\n")
+    assert headers["content-type"] == "text/plain; charset=utf-8"  # never run as a page
+    status, _ = await api(console, "/api/uploads", name="missing.log")
+    assert status == 404
+
+
+async def test_uploads_are_bounded_in_size_and_number(console: ConsoleServer) -> None:
+    port = console.server.port
+    status, body = await post(port, "/api/uploads", b"x" * (csms_uploads.MAX_UPLOAD_BYTES + 1))
+    assert status == 413 and b"at most" in body
+    status, _ = await post(port, "/api/uploads", b"x" * csms_uploads.MAX_UPLOAD_BYTES)
+    assert status == 201
+    for number in range(csms_uploads.UPLOADS_KEPT + 5):
+        status, _ = await post(port, f"/api/uploads?name=n{number}.log", b"log")
+        assert status == 201
+    _, listing = await api(console, "/api/uploads")
+    names = [u["name"] for u in listing["uploads"]]
+    assert len(names) == csms_uploads.UPLOADS_KEPT and names[0] == "n24.log"
+
+
+async def test_uploads_from_other_sites_are_refused(console: ConsoleServer) -> None:
+    port = console.server.port
+    status, _ = await post(port, "/api/uploads", b"x", {"Origin": "http://evil.example"})
+    assert status == 403
+    status, _ = await post(port, "/api/uploads", b"x", {"Host": f"rebind.example:{port}"})
+    assert status == 403
+    same = {"Origin": f"http://127.0.0.1:{port}"}  # the console's own in-browser station
+    assert (await post(port, "/api/uploads", b"x", same))[0] == 201
+    _, listing = await api(console, "/api/uploads")
+    assert len(listing["uploads"]) == 1
