@@ -7,12 +7,13 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import LoopThread, offline_route
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from browser_ocpp import OCPPClient, RPCNotSupportedError
 from browser_ocpp.demo import ConsoleServer
@@ -311,3 +312,31 @@ def test_a_csms_that_went_away_is_said_and_what_it_said_last_is_kept(
     newest = page.get_by_test_id("op-history-entry").first
     expect(newest).to_have_attribute("data-state", "error", timeout=10_000)
     expect(newest).to_contain_text("CSMS unreachable")
+
+
+def test_a_template_with_a_time_is_made_when_asked_for(context: BrowserContext, demo: Demo) -> None:
+    """The list the page loaded may be old by the time the operator picks ReserveNow:
+    asking for the template fetches it anew, so the reservation ends in the future."""
+    demo.connect("CP-16")
+    stale = "2020-01-01T00:00:00Z"
+    served: list[str] = []
+
+    def first_one_stale(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        if not served:
+            for entry in body["ocpp1.6"]:
+                if entry["action"] == "ReserveNow":
+                    entry["template"]["expiryDate"] = stale
+        served.append(route.request.url)
+        route.fulfill(response=response, json=body)
+
+    page = context.new_page()
+    page.route("**/api/commands", first_one_stale)
+    page.goto(demo.url + "/csms/")
+    wait_connected(page, "CP-16")
+    page.get_by_test_id("op-action").select_option("ReserveNow")
+    params = page.get_by_test_id("op-params")
+    expect(params).not_to_have_value(re.compile(stale), timeout=10_000)
+    expiry = datetime.fromisoformat(json.loads(params.input_value())["expiryDate"])
+    assert expiry > datetime.now(UTC) and len(served) >= 2
