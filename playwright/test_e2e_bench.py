@@ -49,6 +49,7 @@ def shoot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"bench-{name}-1280.png"))
     page.set_viewport_size({"width": 400, "height": 800})
+    page.evaluate("window.scrollTo(0, 0)")  # a full-page shot of a scrolled page moves the bar
     page.screenshot(path=str(SCREENSHOTS / f"bench-{name}-400.png"), full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the {name} view is {width} px wide at 400 px: it scrolls sideways"
@@ -125,8 +126,10 @@ def test_the_check_view_shows_the_pack_as_a_table_with_frames(
     failed.click()
     expect(detail).to_have_count(1)
     expect(detail).to_contain_text("Frames that decided it")
-    expect(detail.locator(".frame")).to_have_count(2)  # the CALL and what answered it
-    expect(detail.locator(".frame").nth(1)).to_contain_text("CALLRESULT")
+    deciding = detail.get_by_test_id("deciding-frames").locator(".frame")
+    expect(deciding).to_have_count(2)  # the CALL and what answered it
+    expect(deciding.nth(0)).to_contain_text("CALL StatusNotification")
+    expect(deciding.nth(1)).to_contain_text("CALLRESULT")
 
 
 def test_the_fleet_view_holds_twenty_stations_against_the_demo(

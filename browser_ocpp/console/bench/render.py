@@ -36,7 +36,7 @@ def steps_html(steps: Iterable[StepResult]) -> str:
     return f'<ol class="steps">{"".join(items)}</ol>' if items else ""
 
 
-def frames_html(frames: Sequence[FrameRecord]) -> str:
+def frames_html(frames: Sequence[FrameRecord], testid: str = "frames") -> str:
     """Each frame: time, direction, station, what it is, and its JSON."""
     items = []
     for frame in frames:
@@ -46,9 +46,9 @@ def frames_html(frames: Sequence[FrameRecord]) -> str:
             f"{esc(frame_summary(frame))}</div>"
             f'<pre class="frame-json">{highlight_json(pretty_frame(frame))}</pre></li>'
         )
-    return (
-        f'<ol class="frames">{"".join(items)}</ol>' if items else '<p class="muted">No frames.</p>'
-    )
+    if not items:
+        return '<p class="muted">No frames.</p>'
+    return f'<ol class="frames" data-testid="{esc(testid)}">{"".join(items)}</ol>'
 
 
 def case_detail(row: CaseRow) -> str:
@@ -56,7 +56,8 @@ def case_detail(row: CaseRow) -> str:
     deciding = row.deciding_frames
     parts = [steps_html(row.steps) or '<p class="muted">No step has ended yet.</p>']
     if deciding:
-        parts.append(f"<h4>Frames that decided it ({len(deciding)})</h4>{frames_html(deciding)}")
+        heading = f"<h4>Frames that decided it ({len(deciding)})</h4>"
+        parts.append(heading + frames_html(deciding, "deciding-frames"))
     dropped = f", the first {len(row.frames)} shown" if row.frames_dropped else ""
     parts.append(
         f'<details class="sub"><summary>Every frame of the case '

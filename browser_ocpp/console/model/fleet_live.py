@@ -205,7 +205,7 @@ def chart_svg(points: list[Point], width: int = 640, height: int = 220) -> str:
                 line.append(
                     None
                     if value is None
-                    else (x_of(p.t), top + plot_h * (1 - min(value, ms_top) / ms_top))
+                    else (x_of(p.t) - bar_w / 2, top + plot_h * (1 - min(value, ms_top) / ms_top))
                 )
             parts.append(_polyline(line, css))
         parts.append(
