@@ -7,7 +7,7 @@ In one run, against the same OCPPServer on loopback and in the same page:
   with the renderer main thread's CPU time per round trip (from /proc: the figure
   the machine's other load moves least);
 * the same Python loop with the client's ready queue taken off the event loop
-  (Pyodide's own ``call_soon``), for what the queue buys;
+  (Pyodide's own ``call_soon`` and timers), for what the queue buys;
 * time from navigation to "connected" against a bare Pyodide boot, and the longest
   task the page's long-task observer saw on the main thread during load and during
   the round trips.
@@ -233,7 +233,7 @@ def js_round(
     )
 
 
-KINDS = ("ours", "ours, WebLoop call_soon", "plain JS")
+KINDS = ("ours", "ours, WebLoop scheduling", "plain JS")
 
 
 def one_round(
