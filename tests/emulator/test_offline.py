@@ -389,3 +389,45 @@ async def test_a_reconnect_that_drops_at_once_arms_no_timer_while_offline(
         assert [p["seqNo"] for _, p in every] == list(range(len(every)))
         assert [p["eventType"] for _, p in every][-1] == "Ended"
     assert csms.inbox["BootNotification"].empty()
+
+
+async def test_a_retry_waiting_through_quick_drops_is_sent_once_online(
+    csms: Csms, make_rig: RigFactory
+) -> None:
+    """A refused transaction message waits for its retry while the station goes
+    offline, back online (dropped at once) and offline again: it is neither lost nor
+    counted as a failed attempt for the drops, and goes out once online for good."""
+    action = "StopTransaction" if csms.v16 else "TransactionEvent"
+    normal = csms.answers[action]
+    ends: list[Payload] = []
+
+    def refuse_the_first_end(payload: Payload) -> Payload:
+        if action == "TransactionEvent" and payload["eventType"] != "Ended":
+            return normal(payload)
+        ends.append(payload)
+        if len(ends) == 1:
+            raise RuntimeError("CSMS database down")
+        return normal(payload)
+
+    csms.answers[action] = refuse_the_first_end
+    rig = await make_rig(meter_interval_s=0)
+    rig.expect_problems = True  # the refusal is a warning
+    station = rig.station
+    station.configuration["TransactionMessageAttempts"] = "3"
+    station.configuration["TransactionMessageRetryInterval"] = "0.2"
+    assert await station.start_transaction(1)
+    await station.stop_transaction(1)
+    await _until(lambda: len(ends) == 1)  # refused: the retry timer runs
+    await station.set_offline(True)
+    drops: list[asyncio.Task[None]] = []
+    rig.client.once(
+        "open", lambda _: drops.append(asyncio.ensure_future(station.set_offline(True)))
+    )
+    await station.set_offline(False)
+    await asyncio.wait_for(asyncio.gather(*drops), 5)
+    assert len(drops) == 1 and station.offline and rig.client.state is State.CLOSED
+    await station.set_offline(False)
+    await _until(lambda: len(station.queue) == 0)
+    assert len(ends) == 2 and ends[0] == ends[1]  # the retry, once
+    assert station.queue.dropped == 0
+    assert not any("attempt 2 of 3" in line for line in rig.lines)  # drops are no attempts
