@@ -10,8 +10,8 @@ import asyncio
 import enum
 import inspect
 import math
+import os
 import time
-import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -86,6 +86,16 @@ class _Pending:
         self.timer.cancel()
         if not self.future.done():
             self.future.set_exception(error)
+
+
+def _new_message_id() -> str:
+    """A random UUID version 4, as ``str(uuid.uuid4())`` spells it (the same 16 bytes
+    of os.urandom), without building a UUID object: a quarter of the cost."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    digits = raw.hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def _split_call_args(args: tuple[Any, ...]) -> tuple[str | None, str, Mapping[str, Any]]:
@@ -468,7 +478,7 @@ class RPCPeer(EventEmitter):
             raise ValueError(
                 f"idempotency_key must be a string of 1 to 36 characters, not {idempotency_key!r}"
             )
-        message_id = idempotency_key or str(uuid.uuid4())
+        message_id = idempotency_key or _new_message_id()
         backoff: Backoff | None = None
         while True:
             try:
@@ -553,7 +563,8 @@ class RPCPeer(EventEmitter):
             raise ValueError(
                 f"call for {protocol} on a connection that speaks {self._protocol or 'none'}"
             )
-        if self._options.is_strict(self._protocol, method):
+        options = self._options  # strict_mode first: no call at all when off
+        if options.strict_mode and options.is_strict(self._protocol, method):
             self._validator().validate_request(method, params)
         session = self._session
         frame = Call(message_id, method, dict(params))
@@ -567,7 +578,7 @@ class RPCPeer(EventEmitter):
         started = time.perf_counter() if observer is not None else 0.0
         try:
             await self._send_text(text)
-            if self.has_listeners("call"):
+            if self._listeners.get("call"):
                 self.emit("call", FrameEvent(frame, True, method))
             return await future
         finally:
@@ -596,7 +607,7 @@ class RPCPeer(EventEmitter):
         _, method, params = _split_call_args((method, params))
         if self._options.is_strict(self._protocol, method):
             self._validator().validate_request(method, params)
-        frame = Send(str(uuid.uuid4()), method, dict(params))
+        frame = Send(_new_message_id(), method, dict(params))
         await self._send_text(encode(frame))
         return frame.message_id
 
@@ -787,13 +798,18 @@ class RPCPeer(EventEmitter):
 
     def _send_reply(self, reply: Reply, action: str | None = None) -> str:
         """Send ``reply`` (logging why, if a handler's result was refused); returns the
-        outcome: ``"ok"`` for a result sent, ``"closed"`` for one that could not be,
-        the code of an error (sent or not)."""
+        outcome: ``"ok"`` for a result sent, ``"closed"`` for one that could not be
+        (a connection lost meanwhile is logged, not raised), the code of an error."""
         if reply.problem is not None:  # only replies to a handler's outcome have one
             message, fields = reply.problem
             self._logger.error(message, method=action, **fields)
         frame = reply.frame
-        sent = self._try_send(reply.text)
+        try:
+            self._write(reply.text)
+            sent = True
+        except (ConnectionClosedError, RPCGenericTransportError) as exc:
+            self._logger.warn("could not send reply", error=str(exc))
+            sent = False
         if type(frame) is CallResult:
             if sent and self._listeners.get("call_result"):
                 self.emit("call_result", FrameEvent(frame, True, action))
@@ -801,15 +817,6 @@ class RPCPeer(EventEmitter):
         if sent and self.has_listeners("call_error"):
             self.emit("call_error", FrameEvent(frame, True))
         return frame.error_code  # type: ignore[union-attr]
-
-    def _try_send(self, text: str) -> bool:
-        """Send a reply; a connection lost meanwhile is logged, not raised."""
-        try:
-            self._write(text)
-        except (ConnectionClosedError, RPCGenericTransportError) as exc:
-            self._logger.warn("could not send reply", error=str(exc))
-            return False
-        return True
 
     def _on_answer(self, answered: Answered[_Pending]) -> None:
         frame, pending = answered.frame, answered.pending
@@ -820,9 +827,11 @@ class RPCPeer(EventEmitter):
                 error_from_code(frame.error_code, frame.error_description, frame.error_details)
             )
             return
-        if self.has_listeners("call_result"):
+        if self._listeners.get("call_result"):
             self.emit("call_result", FrameEvent(frame, False, pending.action))
-        if not pending.future.done() and self._options.is_strict(self._protocol, pending.action):
+        options = self._options  # strict_mode first: no call at all when off
+        strict = options.strict_mode and options.is_strict(self._protocol, pending.action)
+        if strict and not pending.future.done():
             try:
                 self._validator().validate_response(pending.action, frame.payload)
             except RPCError as exc:

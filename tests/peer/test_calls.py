@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -379,3 +380,19 @@ async def test_send_unconfirmed_needs_ocpp21_and_is_handled_without_reply(
     old, _ = await pair("ocpp2.0.1")
     with pytest.raises(ValueError, match=r"need OCPP 2\.1"):
         await old.send_unconfirmed("NotifyPeriodicEventStream", payload)
+
+
+async def test_message_ids_are_random_uuid4_strings(pair: PairFactory) -> None:
+    station, csms = await pair("ocpp2.1")
+    csms.handle("Heartbeat", lambda ctx: {"currentTime": "2024-01-01T00:00:00Z"})
+    csms.handle("NotifyPeriodicEventStream", lambda ctx: NOREPLY)
+    seen = collect(station, "message")
+    for _ in range(50):
+        await wait(station.call("Heartbeat", {}))
+    sent = await wait(station.send_unconfirmed("NotifyPeriodicEventStream", {}))
+    ids = [json.loads(event.message)[1] for event in seen if event.outbound]
+    assert ids[-1] == sent
+    assert len(set(ids)) == len(ids) == 51
+    for message_id in ids:
+        parsed = uuid.UUID(message_id)
+        assert (str(parsed), parsed.version, parsed.variant) == (message_id, 4, uuid.RFC_4122)
