@@ -88,7 +88,10 @@ def test_the_run_log_follows_events_and_gives_the_worst_verdict() -> None:
     log.apply(StepEvent("case", "A", reason="title of A"))
     assert log.rows["A"].state == "running"
     log.apply(StepEvent("frame", "A", frame=_frame('[2,"1","Heartbeat",{}]')))
-    log.apply(StepEvent("step", "A", result=StepResult("beat", Verdict.PASS)))
+    beat = [_frame('[2,"1","Heartbeat",{}]')]
+    log.apply(StepEvent("step", "A", result=StepResult("beat", Verdict.PASS, "", beat)))
+    log.apply(StepEvent("step", "A", result=StepResult("check the answer", Verdict.PASS)))
+    assert log.rows["A"].deciding_frames == beat
     log.apply(StepEvent("done", "A", verdict=Verdict.PASS))
     log.apply(StepEvent("case", "B"))
     log.apply(StepEvent("step", "B", result=StepResult("x", Verdict.INCONCLUSIVE, "no Reset")))

@@ -48,8 +48,9 @@ class CaseRow:
 
     @property
     def deciding_frames(self) -> list[FrameRecord]:
-        """The frames of the step that decided the verdict (the last one)."""
-        return list(self.steps[-1].frames) if self.steps else []
+        """The frames of the step that decided the verdict: the last one with frames (a
+        last check on what an earlier step received has none of its own)."""
+        return next((list(step.frames) for step in reversed(self.steps) if step.frames), [])
 
 
 @dataclass(frozen=True, slots=True)
