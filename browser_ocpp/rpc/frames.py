@@ -40,6 +40,13 @@ UNREADABLE_ID = "-1"
 
 MAX_MESSAGE_ID_LENGTH = 36
 
+# Plain ints for the hot path: comparing with an enum member costs a lookup on its class.
+_CALL, _CALLRESULT, _SEND = (
+    int(MessageType.CALL),
+    int(MessageType.CALLRESULT),
+    int(MessageType.SEND),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Call:
@@ -178,12 +185,12 @@ def parse(text: str | bytes, protocol: str | None) -> Frame | BadMessage:
         return _unknown_type(text, protocol, kind, message_id, version.unknown_type_policy)
     if not readable:
         why = "message id is not a string of 1 to 36 characters"
-        if kind != MessageType.CALL:  # only requests are ever answered
+        if kind != _CALL:  # only requests are ever answered
             return BadMessage(text, protocol, UNREADABLE_ID, RPCFrameworkError(why), None, kind)
         return _unreadable(text, protocol, why)
-    if kind == MessageType.CALL or kind == MessageType.SEND:
+    if kind in (_CALL, _SEND):
         return _parse_request(text, protocol, message, message_id, kind)
-    if kind == MessageType.CALLRESULT:
+    if kind == _CALLRESULT:
         return _parse_result(text, protocol, message, message_id)
     return _parse_error(text, protocol, message, message_id, kind)
 
@@ -209,24 +216,34 @@ def _unknown_type(
 def _parse_request(
     text: str, protocol: str | None, message: list[Any], message_id: str, kind: int
 ) -> Frame | BadMessage:
-    # A bad CALL is answered with a CALLERROR; a bad SEND is never answered.
-    reply = MessageType.CALLERROR if kind == MessageType.CALL else None
-    name = "CALL" if kind == MessageType.CALL else "SEND"
     if len(message) != 4:
-        why = f"{name} must have 4 elements, not {len(message)}"
-        return BadMessage(text, protocol, message_id, RPCFrameworkError(why), reply)
+        why = f"must have 4 elements, not {len(message)}"
+        return _bad_request(text, protocol, message_id, kind, RPCFrameworkError, why)
     action, payload = message[2], message[3]
     if not isinstance(action, str) or not action:
-        why = f"{name} action must be a non-empty string"
-        return BadMessage(text, protocol, message_id, RPCFrameworkError(why), reply)
+        why = "action must be a non-empty string"
+        return _bad_request(text, protocol, message_id, kind, RPCFrameworkError, why)
     if payload is None:  # the spec allows null for "no payload"; {} is the norm
         payload = {}
     elif not isinstance(payload, dict):
-        why = f"{name} payload must be a JSON object"
-        return BadMessage(text, protocol, message_id, RPCFormationViolationError(why), reply)
-    if kind == MessageType.CALL:
+        why = "payload must be a JSON object"
+        return _bad_request(text, protocol, message_id, kind, RPCFormationViolationError, why)
+    if kind == _CALL:
         return Call(message_id, action, payload)
     return Send(message_id, action, payload)
+
+
+def _bad_request(
+    text: str,
+    protocol: str | None,
+    message_id: str,
+    kind: int,
+    error: type[RPCError],
+    why: str,
+) -> BadMessage:
+    """A bad CALL is answered with a CALLERROR; a bad SEND is never answered."""
+    name, reply = ("CALL", MessageType.CALLERROR) if kind == _CALL else ("SEND", None)
+    return BadMessage(text, protocol, message_id, error(f"{name} {why}"), reply)
 
 
 def _parse_result(
