@@ -8,6 +8,7 @@ the client and the station, follows the client's events and hands them to the vi
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import Any
@@ -16,18 +17,23 @@ import js
 
 from ..browser import BrowserOCPPClient
 from ..emulator import Station, StationConfig
+from .model import power_loss
 from .model import settings as settings_model
+from .model.alerts import activity_alert, refused_request_alert
 from .model.connection import ConnectionState
 from .model.formatting import activity_level
 from .model.message_log import MessageLog, strict_response_check
 from .ui.connection_view import ConnectionView
 from .ui.custom_call import CustomCall
 from .ui.dom import Page, by_id, by_testid, describe
+from .ui.faults_view import FaultsView
+from .ui.identity import TabIdentity
 from .ui.log_view import LogView
 from .ui.notices import ActivityFeed, Notices
 from .ui.output import route_output_to_console
 from .ui.settings_form import FIELDS, SettingsForm, reconnect_options
 from .ui.station_view import StationView
+from .ui.toasts import Toasts
 
 __all__ = ["start"]
 
@@ -46,12 +52,18 @@ class Console:
         self._preview_handle: Any = None
         self._save_handle: Any = None
         self.connection = ConnectionView(self.page, self.conn, self.schedule_render)
+        self.toasts = Toasts(self.page)
+        self.identity = TabIdentity()
+        self.identity_ready: asyncio.Future[None] = self.page.loop.create_future()
         self.stations = StationView(
             self.page,
             lambda: self.station,
-            lambda: self.conn.state == "open",
+            self.operable,
             lambda: str(self.form.inputs["id_tag"].value),
             self.activity.add,
+        )
+        self.faults = FaultsView(
+            self.page, self.notices, lambda: self.station, self.custom_protocol, self.activity.add
         )
         self.log = LogView(self.page, MessageLog(), self.export_meta, self.activity.add)
         self.custom: CustomCall | None = None
@@ -62,6 +74,8 @@ class Console:
         if self.custom is not None:
             self.form.extra = self.custom.state()  # type: ignore[assignment]
         self.form.save()
+        if self.identity_ready.done():  # this tab's identity, kept through a reload
+            TabIdentity.remember(self.form.value("identity"))
 
     def schedule_save(self) -> None:
         if self._save_handle is not None:
@@ -71,6 +85,7 @@ class Console:
     def on_field_input(self, key: str) -> None:
         self.save()  # at once: a reload may follow right away
         self.form.update_url_preview()
+        self.form.recheck()
         if key in settings_model.LIVE_KEYS:
             self.apply_live_options()
         if self.conn.closed and (key in settings_model.STATION_KEYS or key == "version"):
@@ -79,6 +94,8 @@ class Console:
             self._preview_handle = self.page.loop.call_later(0.3, self.preview)
         if key == "version" and self.conn.closed and self.custom is not None:
             self.custom.fill_actions()
+        if key == "version":
+            self.faults.fill_codes()
 
     def apply_live_options(self) -> None:
         """Reconnect options apply to the live client at once."""
@@ -89,6 +106,12 @@ class Console:
             self.client.reconfigure(**reconnect_options(settings))
         except (TypeError, ValueError) as exc:
             js.console.warn(f"[console] reconnect options not applied: {exc!r}")
+
+    def operable(self) -> bool:
+        """Whether the connectors can be used: connected, or powered up (booted) and
+        offline, when the station charges, authorizes locally and queues on."""
+        station = self.station
+        return station is not None and (self.conn.state == "open" or station.booted)
 
     def custom_protocol(self) -> str:
         return self.conn.protocol or self.form.value("version") or settings_model.VERSIONS[0]
@@ -113,7 +136,7 @@ class Console:
         client = BrowserOCPPClient(
             identity=settings["identity"],
             endpoint=settings["endpoint"],
-            protocols=[settings["version"]],
+            protocols=settings_model.offered_protocols(settings),
             strict_mode=settings["strict"],
             call_timeout_ms=30_000,
             **reconnect_options(settings),
@@ -138,6 +161,7 @@ class Console:
         self.built_with = settings_model.signature(settings)
         self.station_running = False
         self.watch(client, station)
+        self.faults.apply()  # the panel's faults hold for the new station too
         self.stations.render()
 
     def preview(self) -> None:
@@ -177,6 +201,7 @@ class Console:
             self.activity.add(f"Connected to {client.url} ({protocol})", "good")
             if self.custom is not None:
                 self.custom.fill_actions()
+            self.faults.fill_codes()
             self.start_station()
 
         def on_disconnect(event: Any) -> None:
@@ -184,6 +209,10 @@ class Console:
                 return
             conn.protocol = None
             self.stop_station()
+            if station.offline:
+                conn.went_offline()
+                self.connection.show()
+                return
             if not conn.user_closing:
                 reason = f" {event.reason}" if event.reason else ""
                 self.activity.add(f"Connection lost ({event.code}{reason})", "warn")
@@ -203,6 +232,11 @@ class Console:
             if not current():
                 return
             self.stop_station()
+            if station.offline:
+                conn.went_offline()
+                self.connection.show()
+                conn.user_closing = False
+                return
             reason = str(event.reason or "")
             if conn.ended(event.code, reason) != reason:  # e.g. why the last attempt failed
                 self.notices.show("conn-error", reason)
@@ -226,6 +260,27 @@ class Console:
             log.mark_bad(event.message, reason)
             self.activity.add(f"Bad message from the CSMS: {reason}", "error")
 
+        asked: dict[str, str] = {}  # the CSMS's CALLs by message id, until answered
+
+        def on_call(event: Any) -> None:
+            if not event.outbound and len(asked) < 1000:
+                asked[str(event.frame.message_id)] = str(event.action or "")
+
+        def on_result(event: Any) -> None:
+            if event.outbound:
+                asked.pop(str(event.frame.message_id), None)
+
+        def on_call_error(event: Any) -> None:
+            if not event.outbound or not current():
+                return
+            action = asked.pop(str(event.frame.message_id), None)
+            text = refused_request_alert(action, str(event.frame.error_code))
+            if text is not None:
+                self.toasts.show(text, "warn")
+
+        client.on("call", on_call)
+        client.on("call_result", on_result)
+        client.on("call_error", on_call_error)
         client.on("connecting", on_connecting)
         client.on("open", on_open)
         client.on("disconnect", on_disconnect)
@@ -241,18 +296,84 @@ class Console:
         def on_activity(line: Any, *_: Any) -> None:
             if station is self.station:
                 self.activity.add(str(line), activity_level(str(line)))
+                alert = activity_alert(str(line))
+                if alert is not None:
+                    self.toasts.show(alert, "warn")
 
         station.on_change(on_change)
         station.on_activity(on_activity)
 
     def schedule_render(self) -> None:
         self.stations.schedule()
+        self.faults.render()
 
     def start_station(self) -> None:
         if self.station is None or self.station_running:
             return
         self.station_running = True
-        self.page.spawn(self.station.start(), "Station start")
+        self.page.spawn(self.run_station(self.station), "Station start")
+
+    async def run_station(self, station: Station) -> None:
+        """Start the station; once booted, end the transactions a closed page left open."""
+        await station.start()
+        if station.booted and station is self.station:
+            await self.end_lost_transactions(station)
+
+    # -- a page closed mid-transaction: the station lost its power ---------------------
+
+    def power_loss_key(self) -> str:
+        return power_loss.STORAGE_PREFIX + (self.identity.claimed or self.form.value("identity"))
+
+    def transactions_open(self) -> bool:
+        station = self.station
+        return station is not None and any(c.transaction_id is not None for c in station.connectors)
+
+    def on_before_unload(self, event: Any) -> None:
+        """Leaving mid-transaction asks first (the browser shows its own words)."""
+        if self.transactions_open():
+            event.preventDefault()
+            event.returnValue = "A transaction is running: leaving ends it (PowerLoss)"
+
+    def on_page_hide(self, _event: Any) -> None:
+        """The page goes: the open transactions are written down, to be ended with
+        PowerLoss after the next boot (as a station does after a power cut)."""
+        self.save()
+        station = self.station
+        if station is None or not self.transactions_open():
+            return
+        key = self.power_loss_key()
+        waiting = power_loss.load(js.localStorage.getItem(key))
+        records = power_loss.snapshot(station.protocol, station.connectors, time.time())
+        try:
+            js.localStorage.setItem(key, power_loss.dump(waiting + records))
+        except Exception as exc:  # storage full or disabled
+            js.console.warn(f"[console] open transactions not kept: {exc!r}")
+
+    async def end_lost_transactions(self, station: Station) -> None:
+        key = self.power_loss_key()
+        records = power_loss.load(js.localStorage.getItem(key))
+        if not records:
+            return
+        js.localStorage.removeItem(key)
+        for record in records:
+            if record["protocol"] != station.protocol:
+                self.activity.add(
+                    f"Transaction {record['transaction_id']} lost with the page was "
+                    f"{record['protocol']}, not {station.protocol}: not ended",
+                    "warn",
+                )
+                continue
+            action, payload = power_loss.stop_messages(record)
+            try:
+                await station.client.call(action, payload)
+            except Exception as exc:
+                self.activity.add(f"{action} (PowerLoss) failed: {describe(exc)}", "error")
+                continue
+            self.activity.add(
+                f"Transaction {record['transaction_id']} ended at the CSMS (PowerLoss): "
+                "the page had closed mid-transaction",
+                "warn",
+            )
 
     def stop_station(self) -> None:
         if self.station is None or not self.station_running:
@@ -268,6 +389,16 @@ class Console:
             return
         settings = self.form.checked()
         if settings is None:
+            return
+        await asyncio.wait_for(asyncio.shield(self.identity_ready), 10)
+        if not await self.identity.claim(settings["identity"]):
+            self.form.show_error(
+                settings_model.SettingsError(
+                    "identity",
+                    f"{settings['identity']} is in use in another tab of this browser: "
+                    "choose another identity",
+                )
+            )
             return
         self.save()
         if self.client is not None and settings_model.signature(settings) == self.built_with:
@@ -294,7 +425,7 @@ class Console:
                 return
             self.conn.ended(1006, "connection failed")
             self.connection.show()
-            self.notices.show("conn-error", describe(exc))
+            self.notices.show("conn-error", f"Could not connect: {describe(exc)}")
             self.activity.add(f"Connection failed: {describe(exc)}", "error")
 
     async def disconnect(self) -> None:
@@ -325,11 +456,42 @@ class Console:
         listen(by_testid("connect"), "click", lambda _e: spawn(self.connect(), "Connect"))
         listen(by_testid("disconnect"), "click", lambda _e: spawn(self.disconnect(), "Disconnect"))
         listen(by_testid("activity-clear"), "click", lambda _e: self.activity.clear())
-        listen(js.window, "pagehide", lambda _e: self.save())
+        listen(js.window, "pagehide", self.on_page_hide)
+        listen(js.window, "beforeunload", self.on_before_unload)
+        listen(by_testid("reconnect-now"), "click", lambda _e: self.reconnect_now())
+        self.faults.bind()
         self.stations.bind()
         self.log.bind()
         assert self.custom is not None
         self.custom.bind()
+
+    async def tick(self) -> None:
+        """Keeps the offline queue's length live (it changes with no station event)."""
+        while True:
+            await asyncio.sleep(0.5)
+            self.faults.render()
+
+    def reconnect_now(self) -> None:
+        if self.client is not None and self.client.reconnect_now():
+            self.activity.add("Reconnecting now", "info")
+
+    async def settle_identity(self) -> None:
+        """This tab's identity: the one it had (a reload), else the one last used in
+        this browser, unless another tab holds it: then a fresh one, said aloud."""
+        wanted = TabIdentity.remembered() or self.form.value("identity")
+        try:
+            identity = await self.identity.settle(wanted)
+        finally:
+            self.identity_ready.set_result(None)
+        if identity != self.form.value("identity"):
+            self.form.inputs["identity"].value = identity
+            self.form.update_url_preview()
+            self.preview()
+        if identity != wanted:
+            text = f"{wanted} is open in another tab: this tab is {identity}"
+            self.activity.add(text, "warn")
+            self.toasts.show(text, "warn")
+        self.save()
 
     def _field_listener(self, key: str) -> Any:
         return lambda _event: self.on_field_input(key)
@@ -357,9 +519,11 @@ class Console:
         except Exception as exc:
             js.console.warn(f"[console] preview not built: {exc!r}")
         self.custom.fill_actions()
-        self.save()  # keeps the identity chosen for this browser
+        self.faults.fill_codes()
+        self.page.spawn(self.settle_identity(), "Choosing this tab's identity")
         self.log.update_count()
         self.page.spawn(self.connection.tick(), "UI ticker")
+        self.page.spawn(self.tick(), "Queue ticker")
         import pyodide
 
         version = sys.version.split()[0]

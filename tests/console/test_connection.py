@@ -29,3 +29,12 @@ def test_a_long_close_reason_is_cut_in_the_state_line() -> None:
     assert state.text(0) == f"closed (1006 {shown})"
     state.ended(1005, "")
     assert state.text(0) == "closed (1005)"
+
+
+def test_offline_on_purpose_and_the_reconnect_countdown() -> None:
+    state = ConnectionState()
+    state.retrying(2, 17.2, now=100.0)
+    assert state.seconds_left(100.0) == 18 and state.seconds_left(117.5) is None
+    state.went_offline()
+    assert state.text(0) == "offline (network cut on purpose)" and not state.closed
+    assert state.seconds_left(0) is None

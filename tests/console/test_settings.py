@@ -98,3 +98,13 @@ def test_check_form_asks_for_the_endpoint_and_identity() -> None:
         check_form({"endpoint": "ws://h/ocpp", "identity": " "})
     assert caught.value.field == "identity"
     assert check_form({"endpoint": "ws://h:8080/ocpp", "identity": "CP-1"})["identity"] == "CP-1"
+
+
+def test_several_subprotocols_are_offered_on_request() -> None:
+    from browser_ocpp.console.model.settings import offered_protocols
+
+    settings = coerce_settings({"version": "ocpp2.0.1"})
+    assert offered_protocols(settings) == ["ocpp2.0.1"]
+    settings = coerce_settings({"version": "ocpp2.0.1", "offer_all": True})
+    assert offered_protocols(settings) == ["ocpp2.0.1", "ocpp2.1", "ocpp1.6"]
+    assert signature(settings) != signature({**settings, "offer_all": False})

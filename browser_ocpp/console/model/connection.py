@@ -13,7 +13,7 @@ MAX_REASON = 48  # longer close reasons are cut in the state line (shown whole e
 
 @dataclass
 class ConnectionState:
-    state: str = "closed"  # connecting / open / reconnecting / closed
+    state: str = "closed"  # connecting / open / reconnecting / offline / closed
     protocol: str | None = None  # negotiated, while open
     attempt: int = 0
     countdown_until: float | None = None  # monotonic seconds
@@ -30,6 +30,18 @@ class ConnectionState:
     def opened(self, protocol: str) -> None:
         self.state, self.protocol = "open", protocol
         self.attempt, self.countdown_until = 0, None
+
+    def went_offline(self) -> None:
+        """The station was set offline on purpose: down until it is set online."""
+        self.state, self.protocol = "offline", None
+        self.attempt, self.countdown_until = 0, None
+
+    def seconds_left(self, now: float) -> int | None:
+        """Whole seconds until the next reconnect attempt, while one is waiting."""
+        if self.state != "reconnecting" or self.countdown_until is None:
+            return None
+        left = self.countdown_until - now
+        return math.ceil(left) if left > 0 else None
 
     def retrying(self, attempt: int, delay_s: float, now: float) -> None:
         self.state, self.attempt, self.countdown_until = "reconnecting", attempt, now + delay_s
@@ -49,11 +61,12 @@ class ConnectionState:
         if state == "reconnecting":
             if not self.attempt:
                 return "reconnecting…"
-            if self.countdown_until is not None:
-                left = self.countdown_until - now
-                if left > 0:
-                    return f"reconnecting (attempt {self.attempt}, {math.ceil(left)} s)"
+            left = self.seconds_left(now)
+            if left is not None:
+                return f"reconnecting (attempt {self.attempt}, {left} s)"
             return f"reconnecting (attempt {self.attempt}, connecting…)"
+        if state == "offline":
+            return "offline (network cut on purpose)"
         if state == "closed" and self.closed_with is not None:
             code, reason = self.closed_with
             return f"closed ({code} {reason})" if reason else f"closed ({code})"

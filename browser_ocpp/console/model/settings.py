@@ -23,6 +23,7 @@ __all__ = [
     "check_form",
     "coerce_settings",
     "default_endpoint",
+    "offered_protocols",
     "plain",
     "preview_url",
     "random_identity",
@@ -204,6 +205,15 @@ def _endpoint(text: str) -> str:
     if parts.fragment:
         raise SettingsError("endpoint", "the endpoint must not have a #fragment")
     return text
+
+
+def offered_protocols(settings: dict[str, Any]) -> list[str]:
+    """The subprotocols offered at connect: the chosen version, then (``offer_all``)
+    every other one, newest first; the CSMS picks."""
+    chosen = settings["version"]
+    if not settings.get("offer_all"):
+        return [chosen]
+    return [chosen] + [v for v in reversed(VERSIONS) if v != chosen]
 
 
 def preview_url(endpoint: str, identity: str) -> str:

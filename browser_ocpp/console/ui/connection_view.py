@@ -1,5 +1,5 @@
 """The connection's state on the page: the state pill and line, which buttons and
-fieldsets are enabled, and the live reconnect countdown."""
+fieldsets are enabled, and the live reconnect countdown (with "Reconnect now")."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class ConnectionView:
             pill.dataset.state = name
         closed = name == "closed"
         by_testid("connect").disabled = not closed
-        by_testid("disconnect").disabled = closed
+        by_testid("disconnect").disabled = closed or name == "offline"
         by_id("conn-fields").disabled = not closed
         by_id("station-fields").disabled = not closed
         by_id("station-lock-hint").hidden = closed
@@ -35,9 +35,15 @@ class ConnectionView:
         self.changed()
 
     def show_text(self) -> None:
-        text = self.state.text(time.monotonic())
+        now = time.monotonic()
+        text = self.state.text(now)
         self.page.set_text(by_testid("conn-state"), "conn-state", text)
         self.page.set_text(by_id("top-state").querySelector(".pill-text"), "top-state", text)
+        left = self.state.seconds_left(now)
+        button = by_testid("reconnect-now")
+        button.hidden = left is None
+        label = "Reconnect now" if left is None else f"Reconnect now ({left} s)"
+        self.page.set_text(button, "reconnect-now", label)
 
     async def tick(self) -> None:
         """Keeps the reconnect countdown live."""

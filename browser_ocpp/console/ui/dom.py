@@ -67,6 +67,8 @@ def describe(exc: BaseException, protocol: str | None = None) -> str:
         code = getattr(exc, "received_code", None) or exc.wire_code(protocol)
         return f"{code}: {exc.message}" if exc.message else code
     text = str(exc)
+    if type(exc).__name__ == "JsException":  # the browser's own words, e.g. a bad URL
+        return text or "the browser refused"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -98,10 +98,12 @@ class LogView:
 
     def update_count(self, matching: int | None = None) -> None:
         total = len(self.log.entries)
+        needle, direction = self.filters()
+        # what the empty log says (style.css): no frames yet, or none match the filter
+        self.box.dataset.filtered = "true" if needle or direction != "all" else "false"
         if total == 0:
             text = "No messages yet"
         else:
-            needle, direction = self.filters()
             filtered = bool(needle) or direction != "all"
             if matching is None and filtered:
                 matching = sum(1 for e in self.log.entries if matches(e, needle, direction))

@@ -21,6 +21,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "identity": ("identity", "text"),
     "version": ("version", "text"),
     "strict": ("strict", "check"),
+    "offer_all": ("offer-all", "check"),
     "reconnect": ("reconnect", "check"),
     "max_reconnects": ("max-reconnects", "text"),
     "backoff_min": ("backoff-min", "text"),
@@ -55,6 +56,7 @@ class SettingsForm:
         self.inputs = {key: by_testid(testid) for key, (testid, _) in FIELDS.items()}
         self.stored_custom: dict[str, Any] = {}
         self.extra: dict[str, str] = {}  # other parts' state saved with the settings
+        self.error_shown = False  # a field error is on show (see recheck)
 
     def default_endpoint(self) -> str:
         return model.default_endpoint(js.location.protocol, js.location.host)
@@ -118,33 +120,36 @@ class SettingsForm:
             js.console.warn(f"[console] settings not saved: {exc!r}")
 
     def checked(self) -> dict[str, Any] | None:
-        """The form's settings, or None after showing what is wrong."""
-        for element in self.inputs.values():
-            element.removeAttribute("aria-invalid")
+        """The form's settings, or None after showing what is wrong (in one place: the
+        notice of the field's card, the field marked; :meth:`recheck` clears it once
+        the value is fixed)."""
         try:
-            settings = model.coerce_settings(self.read())
+            settings = model.check_form(self.read())
         except model.SettingsError as exc:
-            element = self.inputs.get(exc.field)
-            if element is not None:
-                element.setAttribute("aria-invalid", "true")
-            target = "settings-error" if exc.field in model.STATION_KEYS else "conn-error"
-            self.notices.show(target, exc.message)
+            self.show_error(exc)
             return None
-        if not settings["endpoint"]:
-            self.inputs["endpoint"].setAttribute("aria-invalid", "true")
-            self.notices.show("conn-error", "Enter the CSMS endpoint (ws://… or wss://…)")
-            return None
-        if not settings["identity"]:
-            self.inputs["identity"].setAttribute("aria-invalid", "true")
-            self.notices.show("conn-error", "Enter the station's identity")
-            return None
-        self.notices.show("conn-error", "")
-        self.notices.show("settings-error", "")
+        self.show_error(None)
         return settings
 
+    def recheck(self) -> None:
+        """After an edit: a field error shown before follows the form (gone when fixed)."""
+        if self.error_shown:
+            self.checked()
+
+    def show_error(self, error: model.SettingsError | None) -> None:
+        for element in self.inputs.values():
+            element.removeAttribute("aria-invalid")
+        self.error_shown = error is not None
+        target = ""
+        if error is not None:
+            element = self.inputs.get(error.field)
+            if element is not None:
+                element.setAttribute("aria-invalid", "true")
+            target = "settings-error" if error.field in model.STATION_KEYS else "conn-error"
+        for testid in ("conn-error", "settings-error"):
+            self.notices.show(testid, error.message if testid == target and error else "")
+
     def update_url_preview(self) -> None:
-        endpoint = self.value("endpoint").rstrip("/")
         identity = self.value("identity")
-        text = f"{endpoint}/{js.encodeURIComponent(identity)}" if endpoint else "—"
-        by_id("url-preview").textContent = text
+        by_id("url-preview").textContent = model.preview_url(self.value("endpoint"), identity)
         by_id("top-ident").textContent = identity

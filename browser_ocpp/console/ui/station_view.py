@@ -15,8 +15,9 @@ __all__ = ["StationView", "connector_card"]
 
 
 class StationView:
-    """``station()`` is the current station (or None); ``online()`` whether it is
-    connected; ``default_tag()`` the idTag a new card starts with."""
+    """``station()`` is the current station (or None); ``online()`` whether its
+    connectors can be used (connected, or powered up and offline: it charges and
+    queues on); ``default_tag()`` the idTag a new card starts with."""
 
     def __init__(
         self,
@@ -81,6 +82,8 @@ class StationView:
             charging = sum(1 for c in connectors if c.transaction_id is not None)
             power_kw = sum(float(c.power_w or 0) for c in connectors) / 1000
             hint = f"{charging} of {len(connectors)} in a transaction · {power_kw:.1f} kW"
+            if not station.online:
+                hint += f" · offline, {len(station.queue)} queued"
         else:
             hint = "Connect to operate the connectors"
         self.page.set_text(by_id("connectors-hint"), "connectors-hint", hint)
