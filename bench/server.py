@@ -1,4 +1,5 @@
-"""Server benchmark: OCPPServer (strict off and on) beside a bare ``websockets`` server.
+"""Server benchmark: OCPPServer (strict off and on, with and without the speed extra)
+beside a bare ``websockets`` server.
 
 Each server runs in a subprocess pinned to core 0; a lean load generator (asyncio
 Protocols writing pre-built masked frames, no WebSocket library per message) runs in
