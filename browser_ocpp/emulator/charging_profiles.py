@@ -373,6 +373,28 @@ class ProfileStore:
         found = [limit for limit in (own, external) if limit is not None]
         return min(found) if found else None
 
+    def limits_by_source(
+        self, target: int, at: datetime, origin: datetime | None = None, tx: str | None = None
+    ) -> dict[str, float]:
+        """What limits ``target`` at ``at`` (W), by source, for a console to say which one
+        prevails: "TxProfile" (else "TxDefaultProfile"), "External" (the EVSE's),
+        "StationMax" and "StationExternal" (the whole station's, not shared out)."""
+        origin = origin or at
+        found: dict[str, float | None] = {
+            "StationMax": self._role_limit(MAX, (0,), at, origin, None),
+            "StationExternal": self._role_limit(EXTERNAL, (0,), at, origin, None),
+        }
+        if target:
+            tx_limit = self._role_limit(TX, (target,), at, origin, tx) if tx is not None else None
+            if tx_limit is not None:
+                found["TxProfile"] = tx_limit
+            else:
+                found["TxDefaultProfile"] = self._role_limit(
+                    TX_DEFAULT, (target, 0), at, origin, None
+                )
+            found["External"] = self._role_limit(EXTERNAL, (target,), at, origin, None)
+        return {source: limit for source, limit in found.items() if limit is not None}
+
     def limit_w(
         self, target: int, at: datetime, origin: datetime | None = None, tx: str | None = None
     ) -> float:

@@ -113,6 +113,8 @@ class Logs:
         self.request_id: int | None = None
         self.last_upload: str | None = None
         """The file name of the last log uploaded."""
+        self.location: str | None = None
+        """Where the last upload asked for goes (or went)."""
         self._task: asyncio.Task[None] | None = None
         station.on_activity(self._keep)
 
@@ -132,7 +134,7 @@ class Logs:
     ) -> None:
         if self._task is not None and self.busy:
             self._task.cancel()
-        self.request_id = request_id
+        self.request_id, self.location = request_id, location
         self._task = self._station._spawn(self._run(location, name, retries, interval))
 
     async def send_triggered(self) -> None:

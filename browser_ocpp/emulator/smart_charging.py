@@ -10,6 +10,7 @@ limit is shared equally by the connectors charging at the time.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,15 @@ if TYPE_CHECKING:
 __all__ = ["V2", "V16", "SmartCharging"]
 
 Payload = dict[str, Any]
+
+_SOURCES = (
+    "TxProfile",
+    "TxDefaultProfile",
+    "External",
+    "StationMax",
+    "StationExternal",
+    "Hardware",
+)
 
 
 class SmartCharging:
@@ -77,6 +87,23 @@ class SmartCharging:
             charging = sum(1 for c in self._station.connectors if c.transaction_key is not None)
             limit = min(limit, station / max(1, charging))
         return limit
+
+    def limit_source(self, connector_id: int) -> tuple[float, str]:
+        """The limit of connector ``connector_id`` now (W, as :meth:`limit_w`) and what
+        sets it: "TxProfile", "TxDefaultProfile", "External", "StationMax" or
+        "StationExternal" (its share of the station's limit), or "Hardware"."""
+        connector = self._station.connector(connector_id)
+        self.store.electrical = electrical = self.electrical()
+        now = self.clock()
+        tx_start = self.transaction_start(connector)
+        found = self.store.limits_by_source(connector.id, now, tx_start, connector.transaction_key)
+        charging = sum(1 for c in self._station.connectors if c.transaction_key is not None)
+        for source in ("StationMax", "StationExternal"):
+            if source in found:
+                found[source] /= max(1, charging)
+        found["Hardware"] = electrical.max_w
+        source = min(_SOURCES, key=lambda s: found.get(s, math.inf))  # a tie: most specific
+        return found[source], source
 
     def limits(self) -> dict[int, float]:
         """The limit of every connector now (W), for a console."""

@@ -104,6 +104,7 @@ async def test_upload_to_a_loopback_server(make_rig: RigFactory, receiver: Recei
     assert head.startswith("POST /upload HTTP/1.1") and f'filename="{name}"' in head
     assert "transaction" in body.decode() and "started for TAG-1" in body.decode()
     assert rig.station.logs.last_upload == name and rig.station.logs.status == "Uploaded"
+    assert rig.station.logs.location == f"http://127.0.0.1:{receiver.port}/upload"
 
 
 async def test_upload_refused_by_the_server_fails(make_rig: RigFactory, receiver: Receiver) -> None:

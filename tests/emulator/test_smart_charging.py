@@ -285,3 +285,27 @@ async def test_a_zero_limit_suspends_charging_on_the_station_side(make_rig: RigF
         )
         assert event["transactionInfo"]["chargingState"] == "Charging"
     await power_seen(rig, 11_000)
+
+
+async def test_limit_source_names_what_sets_the_limit(make_rig: RigFactory) -> None:
+    """For a console: the limit as limit_w tells it, and the source that sets it."""
+    rig = await make_rig(power_kw=11)
+    charging = rig.station.charging
+    assert charging.limit_source(1) == (11_000, "Hardware")
+    assert await set_profile(rig, 0, profile(rig, 1, "ChargingStationMaxProfile", 8000)) == {
+        "status": "Accepted"
+    }
+    transaction_id = await start(rig, 1)
+    await start(rig, 2)
+    assert charging.limit_source(1) == (4000, "StationMax")  # its share of 8 kW
+    assert await set_profile(rig, 0, profile(rig, 2, "TxDefaultProfile", 3000)) == {
+        "status": "Accepted"
+    }
+    assert charging.limit_source(2) == (3000, "TxDefaultProfile")
+    right = {"transactionId": int(transaction_id)} if rig.v16 else {"transactionId": transaction_id}
+    assert await set_profile(rig, 1, profile(rig, 3, "TxProfile", 3500, **right)) == {
+        "status": "Accepted"
+    }
+    assert charging.limit_source(1) == (3500, "TxProfile")  # overrides the TxDefault
+    for connector in (1, 2):
+        assert charging.limit_source(connector)[0] == charging.limit_w(connector)
