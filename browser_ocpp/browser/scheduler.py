@@ -213,6 +213,8 @@ class ReadyQueue:
         ready = self._ready
         try:
             for _ in range(len(ready)):
+                if not ready:  # another drain ran while a callback was suspended (run_sync)
+                    break
                 handle = ready.popleft()
                 if not handle.cancelled():
                     self._run(handle)

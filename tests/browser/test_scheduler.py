@@ -99,6 +99,16 @@ def test_callbacks_made_ready_during_a_drain_wait_for_the_next(loop, browser):
     assert ran == ["first", "later"]
 
 
+def test_a_drain_run_inside_a_callback_leaves_the_outer_drain_nothing_to_do(loop, browser):
+    """As when a callback stack-switches (run_sync) and later drains run meanwhile."""
+    queue = install_ready_queue(loop, browser.api)
+    ran: list[str] = []
+    loop.call_soon(lambda: (ran.append("suspends"), queue._drain()))
+    loop.call_soon(ran.append, "meanwhile")
+    browser.run_microtasks()
+    assert ran == ["suspends", "meanwhile"]
+
+
 def test_a_cancelled_callback_does_not_run(loop, browser):
     install_ready_queue(loop, browser.api)
     ran: list[int] = []
