@@ -23,6 +23,7 @@ from .model.alerts import activity_alert, refused_request_alert
 from .model.connection import ConnectionState
 from .model.formatting import activity_level
 from .model.message_log import MessageLog, strict_response_check
+from .ui.blocks_view import BlocksView
 from .ui.connection_view import ConnectionView
 from .ui.custom_call import CustomCall
 from .ui.dom import Page, by_id, by_testid, describe
@@ -62,6 +63,7 @@ class Console:
             lambda: str(self.form.inputs["id_tag"].value),
             self.activity.add,
         )
+        self.blocks = BlocksView(self.page, lambda: self.station)
         self.faults = FaultsView(
             self.page, self.notices, lambda: self.station, self.custom_protocol, self.activity.add
         )
@@ -163,6 +165,7 @@ class Console:
         self.watch(client, station)
         self.faults.apply()  # the panel's faults hold for the new station too
         self.stations.render()
+        self.blocks.schedule()
 
     def preview(self) -> None:
         """While closed, the connector cards follow the station settings."""
@@ -305,6 +308,7 @@ class Console:
 
     def schedule_render(self) -> None:
         self.stations.schedule()
+        self.blocks.schedule()
         self.faults.render()
 
     def start_station(self) -> None:
@@ -470,6 +474,9 @@ class Console:
         while True:
             await asyncio.sleep(0.5)
             self.faults.render()
+            self.blocks.schedule()  # a profile's schedule moves on with the clock
+            if self.station is not None and self.station.reservations.by_id:
+                self.stations.schedule()  # the reservations' countdown
 
     def reconnect_now(self) -> None:
         if self.client is not None and self.client.reconnect_now():

@@ -4,9 +4,11 @@ cards with their buttons (plug, start, stop, suspend, resume, fault, meter)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 from ...emulator import ConnectorStatus, Station
+from ..model.blocks import limit_text, reservation_text
 from ..model.formatting import format_energy_kwh, format_power_kw, format_soc
 from ..model.settings import plain
 from .dom import Page, by_id, by_testid, describe, esc, present, status_value
@@ -76,8 +78,10 @@ class StationView:
             by_id("connectors-list").innerHTML = "".join(connector_card(i, tag) for i in ids)
             self.page.forget("cn:")
         online = self.online()
+        now = datetime.now(UTC)
         for c in connectors:
             self.render_connector(c, online)
+            self.render_blocks(station, c, now)
         if online:
             charging = sum(1 for c in connectors if c.transaction_id is not None)
             power_kw = sum(float(c.power_w or 0) for c in connectors) / 1000
@@ -143,6 +147,24 @@ class StationView:
         fault_button.textContent = "Clear fault" if faulted else "Fault"
         fault_button.setAttribute("aria-pressed", "true" if faulted else "false")
 
+    def render_blocks(self, station: Station, c: Any, now: datetime) -> None:
+        """The connector's charging limit (and what sets it) and its reservation."""
+        n, key = c.id, f"cn:{c.id}"
+        card = by_testid(f"connector-{n}")
+        if not present(card):
+            return
+        config = station.config
+        watts, source = station.charging.limit_source(n)
+        limit = limit_text(watts, source, config.voltage_v, config.phases)
+        limit_el = by_testid(f"limit-{n}")
+        self.page.set_text(limit_el, f"{key}lim", limit)
+        limit_el.dataset.source = source
+        reservation = station.reservations.of(c)
+        text = "" if reservation is None else reservation_text(reservation, now)
+        badge = by_testid(f"reservation-{n}")
+        self.page.set_text(badge, f"{key}res", text)
+        badge.hidden = reservation is None
+
     async def act(self, action: str, n: int) -> None:
         station = self.station()
         if station is None or not self.online():
@@ -206,7 +228,10 @@ def connector_card(n: int, default_tag: str) -> str:
     <div><span class="v" data-testid="soc-{n}">—</span><span class="u">%</span>
       <span class="l">SoC</span></div>
   </div>
+  <div class="climit" title="The charging limit now, and what sets it">Limit
+    <span data-testid="limit-{n}">—</span></div>
   <div class="socbar" aria-hidden="true"><span></span></div>
+  <div class="reservation" data-testid="reservation-{n}" hidden></div>
   <div class="tx"><span class="muted">No transaction</span></div>
   <div class="cactions">
     <div class="group">{button("plug", "Plug in")}{button("unplug", "Unplug")}</div>
