@@ -92,9 +92,11 @@ async def _fetch(location: str, name: str, body: bytes) -> str | None:  # pragma
     from pyodide.http import pyfetch
 
     try:
-        response = await pyfetch(
-            location, method="POST", body=body, headers={"Content-Type": "text/plain"}
-        )
+        headers = {
+            "Content-Type": "text/plain",
+            "Content-Disposition": f'attachment; filename="{name}"',  # as _post names it
+        }
+        response = await pyfetch(location, method="POST", body=body, headers=headers)
     except Exception as exc:
         return f"upload failed: {exc}"
     return None if response.ok else f"the server answered {response.status}"
