@@ -259,14 +259,21 @@ class _DirectMessages(Connection, asyncio.BufferedProtocol):
                 self._paused_for_early = True
                 self.transport.pause_reading()
             return
-        self._deliver(sink, message)
+        try:  # as _deliver does, without a call more per message
+            sink(message)
+        except Exception:
+            self._sink_failed()
 
     def _deliver(self, sink: Sink, message: str | bytes) -> None:
         try:
             sink(message)
-        except Exception:  # the peer never raises here; never let it break the protocol
-            self.logger.error("message handler failed", exc_info=True)
-            self._fail(CloseCode.INTERNAL_ERROR, "")
+        except Exception:
+            self._sink_failed()
+
+    def _sink_failed(self) -> None:
+        """The peer never raises from its sink; if it did, the protocol goes on."""
+        self.logger.error("message handler failed", exc_info=True)
+        self._fail(CloseCode.INTERNAL_ERROR, "")
 
     def _fail(self, code: CloseCode, reason: str, *, abort: bool = False) -> None:
         """Fail the connection from a data callback: send the close frame, read no

@@ -454,3 +454,29 @@ async def test_replies_held_back_past_the_batch_limit_are_written_at_once(
         assert len(sizes) >= 3 and max(sizes) < BATCH_LIMIT + len(reply_data) + 100
     finally:
         writer.close()
+
+
+async def test_a_sink_that_raises_closes_with_1011_and_is_logged(
+    make_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The peer never raises from its sink; if it did, the message is logged and the
+    connection closed (1011), on the direct frame road as on websockets'."""
+    server = await make_server()
+    connections: list[Any] = []
+    server.on("client", lambda client: connections.append(client._transport.connection))
+    reader, writer = await open_raw(server.port)
+    try:
+        writer.write(masked(b'[2,"h","Heartbeat",{}]'))
+        await read_frame(reader)
+        assert connections[0]._fast > 0  # the next frame takes the direct road
+
+        def broken(message: str | bytes) -> None:
+            raise RuntimeError("broken sink")
+
+        connections[0].sink = broken
+        writer.write(masked(b'[2,"x","Heartbeat",{}]'))
+        first, payload = await read_frame(reader)
+        assert first == 0x88 and int.from_bytes(payload[:2], "big") == 1011
+        assert any("message handler failed" in r.getMessage() for r in caplog.records)
+    finally:
+        writer.close()
