@@ -87,6 +87,9 @@ def shoot(page: Page, name: str) -> None:
     page.set_viewport_size({"width": 400, "height": 800})
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / f"{name}-400.png"), full_page=True)
+    for area in ("connectors", "blocks"):
+        card = page.locator(f".area-{area}")
+        card.screenshot(path=str(SHOTS / f"{name}-400-{area}.png"))
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
@@ -149,3 +152,45 @@ def test_the_console_shows_what_the_csms_did_on_2_0_1(
     expect(page.get_by_test_id("conn-state")).to_have_text(re.compile("^open"), timeout=20_000)
     boot = console.station(identity)["boot"]
     assert "1.0.1" in json.dumps(boot)  # the CSMS got the new version at the new boot
+
+
+def test_the_console_shows_what_the_csms_did_on_1_6(
+    context: BrowserContext, console: Console
+) -> None:
+    identity, protocol = "CP-BLOCKS-16", "ocpp1.6"
+    page = open_console(context, console, identity)
+    page.get_by_test_id("version").select_option(protocol)
+    connect(page)
+    blocks = page.get_by_test_id("blocks")
+    expect(blocks).to_contain_text("Not in OCPP 1.6")  # display messages
+    page.get_by_test_id("plug-1").click()
+    page.get_by_test_id("start-1").click()
+    expect(page.get_by_test_id("status-1")).to_have_text("Charging", timeout=20_000)
+
+    profile = template(console, protocol, "SetChargingProfile")
+    assert command(console, identity, "SetChargingProfile", profile)["status"] == "Accepted"
+    expect(page.get_by_test_id("limit-1")).to_have_text("6.90 kW · 10.0 A · TxDefault")
+    page.wait_for_function(
+        "parseFloat(document.querySelector('[data-testid=power-1]').textContent) <= 6.9"
+    )
+    expect(page.get_by_test_id("limit-2")).to_have_text("11.00 kW · 15.9 A · hardware")  # 1's only
+
+    reserve = {**template(console, protocol, "ReserveNow"), "connectorId": 2}
+    assert command(console, identity, "ReserveNow", reserve)["status"] == "Accepted"
+    expect(page.get_by_test_id("status-2")).to_have_text("Reserved")
+    expect(page.get_by_test_id("reservation-2")).to_contain_text("Reserved #1 for TAG-0001")
+    cancel = template(console, protocol, "CancelReservation")
+    assert command(console, identity, "CancelReservation", cancel)["status"] == "Accepted"
+    expect(page.get_by_test_id("status-2")).to_have_text("Available")
+    expect(page.get_by_test_id("reservation-2")).to_be_hidden()
+
+    local_list = template(console, protocol, "SendLocalList")
+    assert command(console, identity, "SendLocalList", local_list)["status"] == "Accepted"
+    expect(blocks.get_by_test_id("blocks-local-list")).to_have_text("version 1 · 2 entries")
+
+    diagnostics = template(console, protocol, "GetDiagnostics")
+    name = command(console, identity, "GetDiagnostics", diagnostics)["fileName"]
+    log = blocks.get_by_test_id("blocks-log")
+    expect(log).to_have_text(f"Uploaded · {name} · to {diagnostics['location']}", timeout=20_000)
+    assert name in [u["name"] for u in api(console, "/api/uploads")["uploads"]]
+    shoot(page, "console-blocks-16")
