@@ -81,6 +81,9 @@ class ConsoleServer:
         **options: Any,
     ) -> None:
         options.setdefault("protocols", tuple(reversed(SUPPORTED_PROTOCOLS)))
+        # A CSMS to test stations against answers a malformed payload with the
+        # spec's CALLERROR, as a real one should, rather than acting on it.
+        options.setdefault("strict_mode", True)
         self.allowed_hosts = frozenset({"localhost", *allowed_hosts})
         self.server = OCPPServer(**options)
         self.server.auth(self._no_foreign_pages)

@@ -341,11 +341,18 @@ async def test_unknown_and_wrong_direction_calls_are_refused_like_the_library(
         reconnect=False,
     )
     await wait(client.connect())
-    wrong_way = "RemoteStartTransaction" if protocol == "ocpp1.6" else "RequestStartTransaction"
+    # Valid payloads: the demo is strict, so an invalid one gets its schema's error first.
+    if protocol == "ocpp1.6":
+        wrong_way = ("RemoteStartTransaction", {"idTag": "X"})
+        reset = {"type": "Hard"}
+    else:
+        token = {"idToken": "X", "type": "ISO14443"}
+        wrong_way = ("RequestStartTransaction", {"idToken": token, "remoteStartId": 1})
+        reset = {"type": "Immediate"}
     with pytest.raises(RPCNotSupportedError):
-        await client.call(wrong_way, {"idTag": "X"})
+        await client.call(*wrong_way)
     with pytest.raises(RPCNotSupportedError):
-        await client.call("Reset", {"type": "Hard"})
+        await client.call("Reset", reset)
     with pytest.raises(RPCNotImplementedError):
         await client.call("NoSuchAction", {})
     other_version = "TransactionEvent" if protocol == "ocpp1.6" else "StartTransaction"
