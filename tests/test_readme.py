@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from browser_ocpp import OCPPClient, OCPPServer, RPCPeer
+from browser_ocpp.emulator import Station
 
 README = Path(__file__).parent.parent / "README.md"
 README_PORT = "9000"
@@ -128,6 +129,7 @@ async def _run_fragment(fragment: str) -> None:
         "client": OCPPClient(identity="CP-1", endpoint="ws://127.0.0.1:9"),
         "server": OCPPServer(),
         "fn": lambda ctx: {},
+        "station": Station(OCPPClient(identity="CP-2", endpoint="ws://127.0.0.1:9")),
     }
     result = eval(code, namespace)
     if asyncio.iscoroutine(result):
