@@ -226,10 +226,10 @@ class Station(Sessions):
             self._heartbeat_wake.clear()
             interval = self.heartbeat_interval_s
             try:
-                if interval <= 0:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for returns instead
+                # of raising when cancelled as the wait ends (a wake), so stop() hung.
+                async with asyncio.timeout(interval if interval > 0 else None):
                     await self._heartbeat_wake.wait()
-                else:
-                    await asyncio.wait_for(self._heartbeat_wake.wait(), interval)
                 continue  # the interval changed: wait anew
             except TimeoutError:
                 pass

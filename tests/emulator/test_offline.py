@@ -431,3 +431,46 @@ async def test_a_retry_waiting_through_quick_drops_is_sent_once_online(
     assert len(ends) == 2 and ends[0] == ends[1]  # the retry, once
     assert station.queue.dropped == 0
     assert not any("attempt 2 of 3" in line for line in rig.lines)  # drops are no attempts
+
+
+async def test_going_offline_right_after_the_heartbeat_interval_changed_does_not_hang(
+    make_rig: RigFactory,
+) -> None:
+    """A new HeartbeatInterval wakes the heartbeat timer; stop() cancelling it in the
+    same turn of the loop, as its wait ends, must end it (Python 3.11's wait_for
+    swallowed such a cancellation: the timer ran on and set_offline waited forever)."""
+    rig = await make_rig(meter_interval_s=0)
+    station = rig.station
+    station.heartbeat_interval_s = 30
+    await asyncio.wait_for(station.set_offline(True), 5)
+    assert station._heartbeat_task is None
+    station.heartbeat_interval_s = 20  # offline: no timer to wake
+    await asyncio.wait_for(station.set_offline(False), 5)
+    assert station.online
+    station.heartbeat_interval_s = 0.05
+    await asyncio.wait_for(station.stop(), 5)
+    assert not any("Heartbeat" in line for line in rig.lines)
+
+
+async def test_going_online_overtaken_by_going_offline_starts_nothing(
+    make_rig: RigFactory,
+) -> None:
+    """set_offline(True) while set_offline(False) is still connecting: the station
+    stays offline, starts nothing on that connection (no heartbeat, no "Reconnected")
+    and leaves no reconnect attempts behind."""
+    rig = await make_rig(meter_interval_s=0)
+    station = rig.station
+    await station.set_offline(True)
+    lines = len(rig.lines)
+    drops: list[asyncio.Task[None]] = []
+    rig.client.once(
+        "connecting", lambda _: drops.append(asyncio.ensure_future(station.set_offline(True)))
+    )
+    await asyncio.wait_for(station.set_offline(False), 5)
+    await asyncio.wait_for(asyncio.gather(*drops), 5)
+    await _until(lambda: rig.client.state is State.CLOSED)
+    assert len(drops) == 1 and station.offline and not station.online
+    assert station._heartbeat_task is None and station._online_task is None
+    assert not any("Reconnected" in line for line in rig.lines[lines:])
+    await asyncio.wait_for(station.set_offline(False), 5)  # and back, as usual
+    assert station.online and rig.csms.inbox["BootNotification"].empty()
