@@ -8,75 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..rpc.skeleton import skeleton
-from ..rpc.versions import OCPP16, OCPP21, OCPP201, SUPPORTED_PROTOCOLS, known_actions
+from ..rpc.versions import OCPP16, SUPPORTED_PROTOCOLS, csms_actions
 
-__all__ = ["DEFAULT_BASE_URL", "STATION_CALLS", "UPLOADS_PATH", "catalogue", "commands"]
-
-_STATION_CALLS_2 = frozenset(
-    {
-        "Authorize",
-        "BootNotification",
-        "ClearedChargingLimit",
-        "FirmwareStatusNotification",
-        "Get15118EVCertificate",
-        "GetCertificateStatus",
-        "Heartbeat",
-        "LogStatusNotification",
-        "MeterValues",
-        "NotifyChargingLimit",
-        "NotifyCustomerInformation",
-        "NotifyDisplayMessages",
-        "NotifyEVChargingNeeds",
-        "NotifyEVChargingSchedule",
-        "NotifyEvent",
-        "NotifyMonitoringReport",
-        "NotifyReport",
-        "PublishFirmwareStatusNotification",
-        "ReportChargingProfiles",
-        "ReservationStatusUpdate",
-        "SecurityEventNotification",
-        "SignCertificate",
-        "StatusNotification",
-        "TransactionEvent",
-    }
-)
-STATION_CALLS: dict[str, frozenset[str]] = {
-    OCPP16: frozenset(
-        {
-            "Authorize",
-            "BootNotification",
-            "DiagnosticsStatusNotification",
-            "FirmwareStatusNotification",
-            "Heartbeat",
-            "LogStatusNotification",
-            "MeterValues",
-            "SecurityEventNotification",
-            "SignCertificate",
-            "SignedFirmwareStatusNotification",
-            "StartTransaction",
-            "StatusNotification",
-            "StopTransaction",
-        }
-    ),
-    OCPP201: _STATION_CALLS_2,
-    OCPP21: _STATION_CALLS_2
-    | {
-        "BatterySwap",
-        "ClosePeriodicEventStream",
-        "GetCertificateChainStatus",
-        "NotifyDERAlarm",
-        "NotifyDERStartStop",
-        "NotifyPeriodicEventStream",
-        "NotifyPriorityCharging",
-        "NotifySettlement",
-        "OpenPeriodicEventStream",
-        "PullDynamicScheduleUpdate",
-        "ReportDERControl",
-        "VatNumberValidation",
-    },
-}
-"""Per version, the calls only a station makes (DataTransfer goes both ways): every
-other action of the version is a command the operator may send."""
+__all__ = ["DEFAULT_BASE_URL", "UPLOADS_PATH", "catalogue", "commands"]
 
 _HEARTBEAT_VARIABLE = {
     "component": {"name": "OCPPCommCtrlr"},
@@ -269,7 +203,7 @@ def commands(
     moment = now if now is not None else datetime.now(UTC)
     make = _templates_16 if protocol == OCPP16 else _templates_2
     templates = make(base_url.rstrip("/"), moment)
-    actions = known_actions(protocol) - STATION_CALLS.get(protocol, frozenset())
+    actions = csms_actions(protocol)
     common = [a for a in _COMMON if a in actions and a in templates]  # 1.6 GetLog: no
     others = sorted(actions - set(common))
     return [

@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from ..peer import HandlerContext
@@ -20,11 +21,12 @@ from ..rpc.errors import (
     RPCNotImplementedError,
     RPCNotSupportedError,
 )
-from ..rpc.versions import OCPP16, OCPP21, OCPP201, known_actions
+from ..rpc.validation import validator_for
+from ..rpc.versions import known_actions, station_actions
 from ..server import OCPPServer, OCPPServerClient
 from .uploads import Upload, Uploads
 
-__all__ = ["NOTIFICATIONS", "DemoCSMS", "StationRecord"]
+__all__ = ["ANSWERED", "DemoCSMS", "StationRecord", "notifications"]
 
 HEARTBEAT_INTERVAL_S = 60
 BLOCKED_PREFIX = "BLOCKED"
@@ -44,50 +46,40 @@ COMMAND_TIMEOUT_RANGE_MS = (100, 120_000)
 range when the operator chooses."""
 
 
-_NOTIFICATIONS_2 = frozenset(
+ANSWERED = frozenset(
     {
-        "ClearedChargingLimit",
-        "FirmwareStatusNotification",
-        "LogStatusNotification",
-        "NotifyChargingLimit",
-        "NotifyCustomerInformation",
-        "NotifyDisplayMessages",
-        "NotifyEvent",
-        "NotifyMonitoringReport",
-        "NotifyReport",
-        "PublishFirmwareStatusNotification",
-        "ReportChargingProfiles",
-        "ReservationStatusUpdate",
-        "SecurityEventNotification",
+        "Authorize",
+        "BootNotification",
+        "DataTransfer",
+        "Heartbeat",
+        "MeterValues",
+        "StartTransaction",
+        "StatusNotification",
+        "StopTransaction",
+        "TransactionEvent",
     }
 )
-NOTIFICATIONS: dict[str, frozenset[str]] = {
-    OCPP16: frozenset(
-        {
-            "DiagnosticsStatusNotification",
-            "FirmwareStatusNotification",
-            "LogStatusNotification",
-            "SecurityEventNotification",
-            "SignedFirmwareStatusNotification",
-        }
-    ),
-    OCPP201: _NOTIFICATIONS_2,
-    OCPP21: _NOTIFICATIONS_2
-    | {
-        "BatterySwap",
-        "ClosePeriodicEventStream",
-        "NotifyDERAlarm",
-        "NotifyDERStartStop",
-        "NotifyPriorityCharging",
-        "NotifySettlement",
-        "ReportDERControl",
-    },
-}
-"""Per version, the station-to-CSMS calls this demo only records, answered with the
-empty response their schema allows (the actions it handles itself are not listed).
-Anything else is refused as the library refuses a call without a handler: an action
-of the version (a CSMS-to-station command sent the wrong way, say) NotSupported, any
-other NotImplemented."""
+"""The station calls this demo answers itself (those of the station's version)."""
+
+
+@cache
+def notifications(protocol: str) -> frozenset[str]:
+    """The station-to-CSMS calls of ``protocol`` this demo only records: those it does
+    not answer itself whose response schema allows the empty payload it answers with.
+    Anything else is refused as the library refuses a call without a handler: an action
+    of the version (a CSMS-to-station command sent the wrong way, say) NotSupported, any
+    other NotImplemented."""
+    validator = validator_for(protocol)
+    if validator is None:
+        return frozenset()
+    recorded = set()
+    for action in station_actions(protocol) - ANSWERED:
+        try:
+            validator.validate_response(action, {})
+        except RPCError:
+            continue
+        recorded.add(action)
+    return frozenset(recorded)
 
 
 def now() -> str:
@@ -235,10 +227,9 @@ class DemoCSMS:
             "StopTransaction": self._stop16,
             "TransactionEvent": self._transaction_event,
         }
-        actions = known_actions(client.protocol or "")
-        for action, handler in handlers.items():
-            if action in actions:  # StartTransaction is no 2.x action, TransactionEvent no 1.6 one
-                client.handle(action, lambda ctx, h=handler: h(record, ctx))
+        # StartTransaction is no 2.x action, TransactionEvent no 1.6 one
+        for action in ANSWERED & known_actions(client.protocol or ""):
+            client.handle(action, lambda ctx, h=handlers[action]: h(record, ctx))
         client.handle(lambda action, ctx: self._notification(record, action, ctx.protocol))
 
     def _forget_old(self) -> None:
@@ -350,8 +341,8 @@ class DemoCSMS:
     def _notification(
         self, record: StationRecord, action: str, protocol: str | None
     ) -> dict[str, Any]:
-        """Record a notification of :data:`NOTIFICATIONS`; refuse any other call."""
-        if action in NOTIFICATIONS.get(protocol or "", frozenset()):
+        """Record a notification of :func:`notifications`; refuse any other call."""
+        if action in notifications(protocol or ""):
             record.note(action)
             return {}
         if action in known_actions(protocol or ""):

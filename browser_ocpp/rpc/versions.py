@@ -1,4 +1,5 @@
-"""The OCPP-J version table: subprotocol names, message types, known actions."""
+"""The OCPP-J version table: subprotocol names, message types, known actions and
+which way each action goes."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from functools import cache
 from importlib import resources
 
 __all__ = [
+    "BOTH_WAYS",
     "OCPP16",
     "OCPP21",
     "OCPP201",
+    "STATION_ONLY",
     "SUPPORTED_PROTOCOLS",
     "MessageType",
     "UnknownTypePolicy",
     "Version",
+    "csms_actions",
     "known_actions",
+    "station_actions",
     "version_of",
 ]
 
@@ -88,3 +93,69 @@ def known_actions(protocol: str) -> frozenset[str]:
     return frozenset(
         entry.name[: -len(suffix)] for entry in folder.iterdir() if entry.name.endswith(suffix)
     )
+
+
+BOTH_WAYS = frozenset({"DataTransfer"})
+"""Actions either side may send."""
+
+STATION_ONLY = frozenset(
+    {
+        # OCPP 1.6 (and its security whitepaper)
+        "Authorize",
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "LogStatusNotification",
+        "MeterValues",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "SignedFirmwareStatusNotification",
+        "StartTransaction",
+        "StatusNotification",
+        "StopTransaction",
+        # OCPP 2.0.1
+        "ClearedChargingLimit",
+        "Get15118EVCertificate",
+        "GetCertificateStatus",
+        "NotifyChargingLimit",
+        "NotifyCustomerInformation",
+        "NotifyDisplayMessages",
+        "NotifyEVChargingNeeds",
+        "NotifyEVChargingSchedule",
+        "NotifyEvent",
+        "NotifyMonitoringReport",
+        "NotifyReport",
+        "PublishFirmwareStatusNotification",
+        "ReportChargingProfiles",
+        "ReservationStatusUpdate",
+        "TransactionEvent",
+        # OCPP 2.1
+        "BatterySwap",
+        "ClosePeriodicEventStream",
+        "GetCertificateChainStatus",
+        "NotifyDERAlarm",
+        "NotifyDERStartStop",
+        "NotifyPeriodicEventStream",
+        "NotifyPriorityCharging",
+        "NotifySettlement",
+        "OpenPeriodicEventStream",
+        "PullDynamicScheduleUpdate",
+        "ReportDERControl",
+        "VatNumberValidation",
+    }
+)
+"""Every action only a charging station sends, in any version (an action keeps its
+direction across versions; the schemas name the actions but not who sends them)."""
+
+
+@cache
+def station_actions(protocol: str) -> frozenset[str]:
+    """The actions of ``protocol`` a charging station sends (DataTransfer included)."""
+    return known_actions(protocol) & (STATION_ONLY | BOTH_WAYS)
+
+
+@cache
+def csms_actions(protocol: str) -> frozenset[str]:
+    """The actions of ``protocol`` a CSMS sends (DataTransfer included)."""
+    return known_actions(protocol) - STATION_ONLY

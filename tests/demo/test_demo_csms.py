@@ -367,11 +367,26 @@ async def test_unknown_and_wrong_direction_calls_are_refused_like_the_library(
 def test_the_notifications_the_demo_answers_empty_are_valid_station_calls(protocol: str) -> None:
     validator = validator_for(protocol)
     assert validator is not None
-    notifications = csms.NOTIFICATIONS[protocol]
+    notifications = csms.notifications(protocol)
     assert notifications <= known_actions(protocol)
     for action in notifications:
         validator.validate_response(action, {})
     assert not {"CostUpdated", "GetConfiguration", "UpdateFirmware", "Reset"} & notifications
+    assert not csms.ANSWERED & notifications
+    assert {"SecurityEventNotification", "FirmwareStatusNotification"} <= notifications
+    # answered with a status, so not with {}: refused rather than answered invalidly
+    assert not {"SignCertificate", "NotifyEVChargingNeeds"} & notifications
+
+
+def test_the_16_notifications_are_the_status_and_security_ones() -> None:
+    assert csms.notifications("ocpp1.6") == {
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "LogStatusNotification",
+        "SecurityEventNotification",
+        "SignedFirmwareStatusNotification",
+    }
+    assert csms.notifications("ocpp9") == frozenset()
 
 
 async def test_a_command_the_station_leaves_unanswered_times_out_as_asked(

@@ -17,12 +17,11 @@ from typing import Any
 from ...rpc.errors import RPCError
 from ...rpc.skeleton import skeleton
 from ...rpc.validation import validator_for
-from ...rpc.versions import known_actions
+from ...rpc.versions import known_actions, station_actions
 from .json_text import error_line
 
 __all__ = [
     "COMMON_STATION_ACTIONS",
-    "STATION_TO_CSMS",
     "ActionGroup",
     "Checked",
     "Problem",
@@ -52,56 +51,6 @@ COMMON_STATION_ACTIONS = (
     "SignCertificate",
 )
 
-STATION_TO_CSMS = frozenset(
-    {
-        # OCPP 1.6 (and its security whitepaper)
-        "Authorize",
-        "BootNotification",
-        "DataTransfer",  # either way
-        "DiagnosticsStatusNotification",
-        "FirmwareStatusNotification",
-        "Heartbeat",
-        "LogStatusNotification",
-        "MeterValues",
-        "SecurityEventNotification",
-        "SignCertificate",
-        "SignedFirmwareStatusNotification",
-        "StartTransaction",
-        "StatusNotification",
-        "StopTransaction",
-        # OCPP 2.0.1
-        "ClearedChargingLimit",
-        "Get15118EVCertificate",
-        "GetCertificateStatus",
-        "NotifyChargingLimit",
-        "NotifyCustomerInformation",
-        "NotifyDisplayMessages",
-        "NotifyEVChargingNeeds",
-        "NotifyEVChargingSchedule",
-        "NotifyEvent",
-        "NotifyMonitoringReport",
-        "NotifyReport",
-        "PublishFirmwareStatusNotification",
-        "ReportChargingProfiles",
-        "ReservationStatusUpdate",
-        "TransactionEvent",
-        # OCPP 2.1
-        "BatterySwap",
-        "ClosePeriodicEventStream",
-        "GetCertificateChainStatus",
-        "NotifyDERAlarm",
-        "NotifyDERStartStop",
-        "NotifyPeriodicEventStream",
-        "NotifyPriorityCharging",
-        "NotifySettlement",
-        "OpenPeriodicEventStream",
-        "PullDynamicScheduleUpdate",
-        "ReportDERControl",
-        "VatNumberValidation",
-    }
-)
-"""Every action a charging station sends (the rest of a version's are the CSMS's)."""
-
 
 @dataclass(frozen=True)
 class ActionGroup:
@@ -113,18 +62,15 @@ class ActionGroup:
 def action_groups(protocol: str) -> list[ActionGroup]:
     """Station-to-CSMS actions first (the common ones leading), then the CSMS's."""
     names = sorted(known_actions(protocol))
-    common = [name for name in COMMON_STATION_ACTIONS if name in names]
-    station = common + [n for n in names if n in STATION_TO_CSMS and n not in common]
-    csms = [n for n in names if n not in STATION_TO_CSMS]
+    sent = station_actions(protocol)
+    common = [name for name in COMMON_STATION_ACTIONS if name in sent]
+    station = common + [n for n in names if n in sent and n not in common]
+    csms = [n for n in names if n not in sent]
     groups = [ActionGroup("Station → CSMS", tuple(station), raw_only=False)]
     if csms:
         label = "CSMS → station (what a CSMS sends: raw frame only)"
         groups.append(ActionGroup(label, tuple(csms), raw_only=True))
     return groups
-
-
-def sent_by_station(action: str) -> bool:
-    return action in STATION_TO_CSMS
 
 
 # -- templates ------------------------------------------------------------------------
