@@ -194,3 +194,12 @@ def test_the_console_shows_what_the_csms_did_on_1_6(
     expect(log).to_have_text(f"Uploaded · {name} · to {diagnostics['location']}", timeout=20_000)
     assert name in [u["name"] for u in api(console, "/api/uploads")["uploads"]]
     shoot(page, "console-blocks-16")
+
+    # A limit of 0: the station stops offering power (SuspendedEVSE, styled as such).
+    zero = template(console, protocol, "SetChargingProfile")
+    zero["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] = 0
+    assert command(console, identity, "SetChargingProfile", zero)["status"] == "Accepted"
+    expect(page.get_by_test_id("status-1")).to_have_text("SuspendedEVSE")
+    expect(page.get_by_test_id("limit-1")).to_have_text("0.00 kW · 0.0 A · TxDefault")
+    expect(page.get_by_test_id("power-1")).to_have_text("0.00")
+    expect(page.get_by_test_id("status-1")).to_have_css("color", "rgb(180, 83, 9)")  # --warn
