@@ -200,10 +200,8 @@ def child_main(argv: list[str]) -> None:
     if role == "serve":
         pin(SERVER_CORE)
         factory = None
-        if rest[0].endswith("-uvloop"):
-            import uvloop
-
-            factory = uvloop.new_event_loop
+        if rest[0].endswith("-uvloop"):  # optional row: uvloop is no dependency of ours
+            factory = importlib.import_module("uvloop").new_event_loop
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(serve_main(rest[0], json.loads(rest[1])))
     elif role == "load":
