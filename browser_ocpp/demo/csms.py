@@ -382,8 +382,13 @@ class DemoCSMS:
     ) -> dict[str, Any]:
         """Send ``action`` to ``identity``; the response payload or the error, as JSON:
         ``kind`` says which (``callerror`` with the station's ``code`` and ``details``,
-        ``timeout``, ``disconnected`` or ``error``), ``ms`` how long it took."""
+        ``invalid`` when strict mode refused to send it, ``timeout``, ``disconnected``
+        or ``error``), ``ms`` how long it took."""
         record = self.stations.get(identity)
+        problem = self._refused_here(record, action, params)
+        if problem is not None:
+            return {"ok": False, "error": "InvalidPayload", "kind": "invalid",
+                    "message": f"strict mode did not send it: {problem}", "ms": 0}  # fmt: skip
         if record is not None:
             record.note(f"operator sent {action}")
         started = time.monotonic()
@@ -399,6 +404,23 @@ class DemoCSMS:
             if action in ("GetDiagnostics", "GetLog") and isinstance(name, str):
                 self.uploads.expect(name, identity)
         return {**answer, "ms": round((time.monotonic() - started) * 1000)}
+
+    def _refused_here(
+        self, record: StationRecord | None, action: str, params: dict[str, Any]
+    ) -> str | None:
+        """Why strict mode would refuse to send this command (it never reaches the
+        station), or None: told apart from a CALLERROR the station answers."""
+        protocol = record.protocol if record is not None else None
+        if protocol is None or not self.server.options.is_strict(protocol, action):
+            return None
+        validator = validator_for(protocol)
+        if validator is None or action not in known_actions(protocol):
+            return None
+        try:
+            validator.validate_request(action, params)
+        except RPCError as exc:
+            return f"{exc.code}: {exc}"
+        return None
 
     def receive_upload(
         self, headers: Mapping[str, str], query_name: str | None, body: bytes

@@ -434,6 +434,28 @@ async def test_a_callerror_comes_with_its_code_and_details(console: ConsoleServe
     await client.close()
 
 
+async def test_a_command_strict_mode_refuses_is_not_sent_and_says_so(
+    console: ConsoleServer,
+) -> None:
+    """The demo is strict: an invalid payload never reaches the station, and the answer
+    is told apart from a CALLERROR the station sent."""
+    client = station(console, "CP-STRICT", "ocpp1.6")
+    received: list[Any] = []
+    client.handle("Reset", lambda ctx: received.append(ctx.params) or {"status": "Accepted"})
+    await wait(client.connect())
+    _, body = await api(
+        console, "/api/command", identity="CP-STRICT", action="Reset", params='{"type": "Bogus"}'
+    )
+    assert body["ok"] is False and body["kind"] == "invalid"
+    assert "PropertyConstraintViolation" in body["message"] and "$.type" in body["message"]
+    _, body = await api(
+        console, "/api/command", identity="CP-STRICT", action="Reset", params='{"type": "Soft"}'
+    )
+    assert body == {"ok": True, "result": {"status": "Accepted"}, "ms": body["ms"]}
+    assert received == [{"type": "Soft"}]  # the invalid one never arrived
+    await client.close()
+
+
 async def test_a_station_that_comes_back_is_the_same_record_connected_again(
     console: ConsoleServer,
 ) -> None:
