@@ -10,6 +10,8 @@ import pytest
 from browser_ocpp import OCPPClient, OCPPServer
 from browser_ocpp.peer import RPCPeer
 
+from .their_csms import their_csms  # noqa: F401  (the fixture, for the interop tests)
+
 BOOT16 = {"chargePointVendor": "ACME", "chargePointModel": "One"}
 BOOT_OK = {"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z", "interval": 300}
 
