@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -25,9 +27,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from browser_ocpp import OCPPServer
+from browser_ocpp.demo import ConsoleServer
 from browser_ocpp.runtime import ensure_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +53,18 @@ def runtime_dir() -> Path:
     """``runtime/``, or ``$BROWSER_OCPP_TEST_RUNTIME``: a runtime of one's own, which no
     other process rebuilds (so our wheel cannot change under a page while it loads)."""
     return ensure_runtime(Path(os.environ.get("BROWSER_OCPP_TEST_RUNTIME", ROOT / "runtime")))
+
+
+def own_runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``$BROWSER_OCPP_TEST_RUNTIME`` if set, else a copy of ``runtime/`` for the caller
+    alone (a rebuild of the shared one cannot swap the wheel under its pages while they
+    load). A module overrides ``runtime_dir`` with it at module scope."""
+    given = os.environ.get("BROWSER_OCPP_TEST_RUNTIME")
+    if given:
+        return ensure_runtime(Path(given))
+    copy = tmp_path_factory.mktemp("runtime") / "runtime"
+    shutil.copytree(ensure_runtime(ROOT / "runtime"), copy, ignore=shutil.ignore_patterns(".lock"))
+    return ensure_runtime(copy)
 
 
 @pytest.fixture(scope="session")
@@ -205,9 +220,7 @@ def open_page(
         context = browser.new_context()
         contexts.append(context)
         context.route("**/*", offline_route(offline_guard))
-        page = context.new_page()
-        page.on("console", lambda message: print(f"[page {message.type}] {message.text}"))
-        page.goto(site + path)
+        page = new_page(context, site + path)
         if wait_ready:
             page.wait_for_function("window.pyodideReady !== undefined")
             page.evaluate("window.pyodideReady")
@@ -236,3 +249,81 @@ def finish_py(page: Page) -> Any:
 def wait_signal(page: Page, name: str, timeout_ms: float = 20_000) -> None:
     """Wait (bounded) until the page's Python called ``signal(name)``."""
     page.wait_for_function(f"window.signals.includes({json.dumps(name)})", timeout=timeout_ms)
+
+
+# -- the web console (the demo CSMS's server) --------------------------------------------
+
+SCREENSHOTS = ROOT / "runtime" / "screenshots"
+READY_MS = 120_000  # a bound, not a timing: loads take 50-60 s on a machine at load 10
+OPEN = re.compile(r"^open")
+
+
+class Console:
+    """The console server on the background loop (restartable on the same port)."""
+
+    def __init__(self, loop: LoopThread, runtime: Path) -> None:
+        self.loop, self.runtime = loop, runtime
+        self.server = ConsoleServer(runtime)
+        self.port = loop.run(self.server.listen(0))
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def station(self, identity: str) -> dict[str, Any]:
+        stations = self.loop.call(self.server.csms.snapshot)
+        return next(s for s in stations if s["identity"] == identity)
+
+    def restart(self) -> None:
+        self.loop.run(self.server.close())
+        self.server = ConsoleServer(self.runtime)
+        self.loop.run(self.server.listen(self.port))
+
+    def close(self) -> None:
+        self.loop.run(self.server.close())
+
+
+@pytest.fixture
+def console(loop_thread: LoopThread, runtime_dir: Path) -> Iterator[Console]:
+    server = Console(loop_thread, runtime_dir)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def context(browser: Browser, offline_guard: list[str]) -> Iterator[BrowserContext]:
+    """A browser context at 1280x800 with the loopback guard on."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.route("**/*", offline_route(offline_guard))
+    yield context
+    context.close()
+
+
+def new_page(context: BrowserContext, url: str | None = None) -> Page:
+    """A page of ``context`` whose console output is printed, at ``url`` if given."""
+    page = context.new_page()
+    page.on("console", lambda message: print(f"[page {message.type}] {message.text}"))
+    if url is not None:
+        page.goto(url)
+    return page
+
+
+def wait_ready(page: Page) -> None:
+    """Until the console's (or the bench's) Python is loaded, bounded."""
+    page.wait_for_function(
+        "document.querySelector('[data-testid=progress]').dataset.state === 'ready'",
+        timeout=READY_MS,
+    )
+
+
+def open_console(context: BrowserContext, console: Console, identity: str) -> Page:
+    """The console, loaded and set up for ``identity`` (settings are per browser context)."""
+    page = new_page(context, console.url + "/")
+    expect(page.get_by_test_id("progress")).to_be_visible(timeout=5_000)
+    wait_ready(page)
+    page.get_by_test_id("identity").fill(identity)
+    return page
+
+
+def connect(page: Page) -> None:
+    """Connect the console's station and wait (bounded) for its boot to be accepted."""
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("conn-state")).to_have_text(OPEN, timeout=20_000)
+    expect(page.get_by_test_id("boot-status")).to_have_text("Accepted", timeout=20_000)

@@ -6,38 +6,17 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from conftest import LoopThread, offline_route
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-from test_e2e_console import SCREENSHOTS, Console, wait_ready
+from conftest import SCREENSHOTS, Console, new_page, wait_ready
+from playwright.sync_api import BrowserContext, Page, expect
 
 from browser_ocpp.scenario.conformance import cases_for
 
 VERDICT = re.compile(r"^(pass|fail|inconclusive)$")
 
 
-@pytest.fixture
-def console(loop_thread: LoopThread, runtime_dir: Path) -> Iterator[Console]:
-    server = Console(loop_thread, runtime_dir)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def context(browser: Browser, offline_guard: list[str]) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.route("**/*", offline_route(offline_guard))
-    yield context
-    context.close()
-
-
 def open_bench(context: BrowserContext, console: Console, view: str) -> Page:
-    page = context.new_page()
-    page.on("console", lambda message: print(f"[page {message.type}] {message.text}"))
-    page.goto(f"{console.url}/bench.html#{view}")
+    page = new_page(context, f"{console.url}/bench.html#{view}")
     wait_ready(page)
     expect(page.get_by_test_id(f"view-{view}")).to_be_visible()
     expect(page.get_by_test_id("bench-csms")).to_have_value(f"ws://127.0.0.1:{console.port}/ocpp")

@@ -3,79 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, LoopThread, offline_route
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-
-from browser_ocpp.demo import ConsoleServer
-
-SCREENSHOTS = ROOT / "runtime" / "screenshots"
-READY_MS = 120_000  # a bound, not a timing: loads take 50-60 s on a machine at load 10
-
-
-class Console:
-    """The console server on the background loop (restartable on the same port)."""
-
-    def __init__(self, loop: LoopThread, runtime: Path) -> None:
-        self.loop, self.runtime = loop, runtime
-        self.server = ConsoleServer(runtime)
-        self.port = loop.run(self.server.listen(0))
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def station(self, identity: str) -> dict[str, Any]:
-        stations = self.loop.call(self.server.csms.snapshot)
-        return next(s for s in stations if s["identity"] == identity)
-
-    def restart(self) -> None:
-        self.loop.run(self.server.close())
-        self.server = ConsoleServer(self.runtime)
-        self.loop.run(self.server.listen(self.port))
-
-    def close(self) -> None:
-        self.loop.run(self.server.close())
-
-
-@pytest.fixture
-def console(loop_thread: LoopThread, runtime_dir: Path) -> Iterator[Console]:
-    server = Console(loop_thread, runtime_dir)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def context(browser: Browser, offline_guard: list[str]) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.route("**/*", offline_route(offline_guard))
-    yield context
-    context.close()
-
-
-def open_console(context: BrowserContext, console: Console, identity: str) -> Page:
-    """The console, loaded and set up for ``identity`` (settings are per browser context)."""
-    page = context.new_page()
-    page.on("console", lambda message: print(f"[page {message.type}] {message.text}"))
-    page.goto(console.url + "/")
-    expect(page.get_by_test_id("progress")).to_be_visible(timeout=5_000)
-    wait_ready(page)
-    page.get_by_test_id("identity").fill(identity)
-    return page
-
-
-def wait_ready(page: Page) -> None:
-    page.wait_for_function(
-        "document.querySelector('[data-testid=progress]').dataset.state === 'ready'",
-        timeout=READY_MS,
-    )
-
-
-def connect(page: Page) -> None:
-    page.get_by_test_id("connect").click()
-    expect(page.get_by_test_id("conn-state")).to_have_text(_starts("open"), timeout=20_000)
-    expect(page.get_by_test_id("boot-status")).to_have_text("Accepted", timeout=20_000)
+from conftest import (
+    READY_MS,
+    SCREENSHOTS,
+    Console,
+    connect,
+    offline_route,
+    open_console,
+    wait_ready,
+)
+from playwright.sync_api import Browser, BrowserContext, expect
 
 
 def _starts(prefix: str) -> Any:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LoopThread, offline_route
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-from test_e2e_console import Console, connect, open_console
+from conftest import Console, LoopThread, connect, open_console
+from playwright.sync_api import BrowserContext, Page, expect
 
 from browser_ocpp import OCPPServer
 
@@ -46,21 +44,6 @@ class OddCSMS:
 
     def close(self) -> None:
         self.loop.run(self.server.close())
-
-
-@pytest.fixture
-def console(loop_thread: LoopThread, runtime_dir: Path) -> Iterator[Console]:
-    server = Console(loop_thread, runtime_dir)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def context(browser: Browser, offline_guard: list[str]) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.route("**/*", offline_route(offline_guard))
-    yield context
-    context.close()
 
 
 def csms_for(loop: LoopThread, protocol: str) -> Iterator[OddCSMS]:

@@ -7,44 +7,19 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, LoopThread, offline_route
-from playwright.sync_api import Browser, BrowserContext, Dialog, expect
-from test_e2e_console import Console, connect, open_console, wait_ready
+from conftest import OPEN, Console, connect, open_console, own_runtime, wait_ready
+from playwright.sync_api import BrowserContext, Dialog, expect
 
-from browser_ocpp.runtime import ensure_runtime
-
-OPEN = re.compile(r"^open")
 pytestmark = pytest.mark.timeout(480)  # some tests load the console twice on a busy machine
 
 
 @pytest.fixture(scope="module")
 def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A runtime of this module's own: another run rebuilding the shared one (after
-    an edit) cannot swap the wheel under these pages while they load."""
-    copy = tmp_path_factory.mktemp("runtime") / "runtime"
-    shutil.copytree(ensure_runtime(ROOT / "runtime"), copy, ignore=shutil.ignore_patterns(".lock"))
-    return ensure_runtime(copy)
-
-
-@pytest.fixture
-def console(loop_thread: LoopThread, runtime_dir: Path) -> Iterator[Console]:
-    server = Console(loop_thread, runtime_dir)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def context(browser: Browser, offline_guard: list[str]) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.route("**/*", offline_route(offline_guard))
-    yield context
-    context.close()
+    return own_runtime(tmp_path_factory)
 
 
 def events(console: Console, identity: str) -> list[str]:

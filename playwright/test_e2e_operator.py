@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LoopThread, offline_route
+from conftest import LoopThread, new_page, offline_route
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from browser_ocpp import OCPPClient, RPCNotSupportedError
@@ -107,19 +107,8 @@ def demo(loop_thread: LoopThread, tmp_path: Path) -> Iterator[Demo]:
     server.close()
 
 
-@pytest.fixture
-def context(browser: Browser, offline_guard: list[str]) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.route("**/*", offline_route(offline_guard))
-    yield context
-    context.close()
-
-
 def open_operator(context: BrowserContext, demo: Demo) -> Page:
-    page = context.new_page()
-    page.on("console", lambda message: print(f"[page {message.type}] {message.text}"))
-    page.goto(demo.url + "/csms/")
-    return page
+    return new_page(context, demo.url + "/csms/")
 
 
 def row(page: Page, identity: str) -> Any:
