@@ -38,6 +38,7 @@ from ..rpc.frames import (
 from ..rpc.session import CLOSE_TOO_MANY_BAD_MESSAGES, Answered, Late, Refused, Reply, Session
 from ..rpc.versions import MessageType, version_of
 from .backoff import Backoff
+from .deadlines import Deadlines
 from .events import BadMessageEvent, CloseEvent, EventEmitter, FrameEvent, MessageEvent, OpenEvent
 from .handlers import NOREPLY, HandlerContext, HandlerRegistry
 from .logs import OCPPLogger
@@ -75,15 +76,14 @@ class _Pending:
 
     action: str
     future: asyncio.Future[dict[str, Any]]
-    timer: asyncio.TimerHandle
+    deadline: float  # on the loop's clock: when the call times out
+    timeout_ms: float
 
     def settle(self, payload: dict[str, Any]) -> None:
-        self.timer.cancel()
         if not self.future.done():
             self.future.set_result(payload)
 
     def fail(self, error: BaseException) -> None:
-        self.timer.cancel()
         if not self.future.done():
             self.future.set_exception(error)
 
@@ -100,6 +100,10 @@ def _new_message_id() -> str:
 
 def _split_call_args(args: tuple[Any, ...]) -> tuple[str | None, str, Mapping[str, Any]]:
     """``(protocol?, method, params?)`` as the reference spells calls."""
+    if len(args) == 2:  # the usual (method, dict) first, without the ABC check
+        method, params = args
+        if type(method) is str and method and type(params) is dict:
+            return None, method, params
     if len(args) == 3:
         protocol, method, params = args
     elif len(args) == 2 and isinstance(args[1], str):
@@ -133,6 +137,7 @@ class RPCPeer(EventEmitter):
         "_close_emitted",
         "_closed_for_good",
         "_closing",
+        "_deadlines",
         "_drained",
         "_draining",
         "_gate",
@@ -185,6 +190,7 @@ class RPCPeer(EventEmitter):
         self._handlers = HandlerRegistry()
         # The protocol state: pending and late ids, inbound ids, bad messages.
         self._session: Session[_Pending] = Session(options.max_bad_messages)
+        self._deadlines = Deadlines(self._session.pending, self._expire)
         self._slots = CallSlots(options.call_concurrency)
         self._outbound = 0
         self._drained: asyncio.Future[None] | None = None
@@ -317,6 +323,7 @@ class RPCPeer(EventEmitter):
         )
         for pending in self._session.lost():  # handlers still running answer nobody
             pending.fail(lost)
+        self._deadlines.cancel()
         self._slots.close()
         self._logger.info("disconnected", code=code, reason=reason)
         if not requested:  # as the reference: only a connection lost unexpectedly
@@ -413,6 +420,7 @@ class RPCPeer(EventEmitter):
     def _reject_pending(self, error: Exception) -> None:
         for pending in self._session.take_pending():
             pending.fail(error)
+        self._deadlines.cancel()
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -472,7 +480,9 @@ class RPCPeer(EventEmitter):
             raise TypeError(f"timeout_ms must be a number, not {timeout_ms!r}")
         elif not timeout_ms > 0 or timeout_ms == math.inf:
             raise ValueError(f"timeout_ms must be positive and finite, not {timeout_ms!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        if type(retries) is not int and (isinstance(retries, bool) or not isinstance(retries, int)):
+            raise ValueError(f"retries must be an integer of 0 or more, not {retries!r}")
+        if retries < 0:
             raise ValueError(f"retries must be an integer of 0 or more, not {retries!r}")
         if idempotency_key is not None and not is_valid_message_id(idempotency_key):
             raise ValueError(
@@ -527,13 +537,15 @@ class RPCPeer(EventEmitter):
         slots = self._slots
         self._outbound += 1
         try:
-            try:
-                limit = getattr(self._options, "offline_queue_max_size", None)
-                ticket = await slots.acquire(timeout_ms / 1000, limit)
-            except OfflineTimeout:
-                raise CallTimeoutError(
-                    f"{method} was not sent within {timeout_ms:g} ms: no connection opened"
-                ) from None
+            ticket = slots.try_acquire()
+            if ticket is None:
+                try:
+                    limit = getattr(self._options, "offline_queue_max_size", None)
+                    ticket = await slots.acquire(timeout_ms / 1000, limit)
+                except OfflineTimeout:
+                    raise CallTimeoutError(
+                        f"{method} was not sent within {timeout_ms:g} ms: no connection opened"
+                    ) from None
             held = True
             try:
                 while not self._sendable():  # the connection dropped as our turn came
@@ -571,9 +583,10 @@ class RPCPeer(EventEmitter):
         text = session.encode_call(frame)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
-        timer = loop.call_later(timeout_ms / 1000, self._expire, message_id, method, timeout_ms)
-        pending = _Pending(method, future, timer)
+        deadline = loop.time() + timeout_ms / 1000
+        pending = _Pending(method, future, deadline, timeout_ms)
         session.track(message_id, pending)
+        self._deadlines.add(deadline)
         observer = self._observer
         started = time.perf_counter() if observer is not None else 0.0
         try:
@@ -582,16 +595,16 @@ class RPCPeer(EventEmitter):
                 self.emit("call", FrameEvent(frame, True, method))
             return await future
         finally:
-            timer.cancel()
             session.forget(message_id, pending)
             if observer is not None:
                 observer.outbound(method, future, time.perf_counter() - started)
 
-    def _expire(self, message_id: str, method: str, timeout_ms: float) -> None:
+    def _expire(self, message_id: str) -> None:
         pending = self._session.expire(message_id)
         if pending is None or pending.future.done():
             return
         self._session.timed_out(message_id)
+        method, timeout_ms = pending.action, pending.timeout_ms
         pending.fail(CallTimeoutError(f"{method} got no response within {timeout_ms:g} ms"))
 
     async def send_raw(self, text: str) -> None:

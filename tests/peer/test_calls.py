@@ -83,6 +83,23 @@ async def test_timeout_raises_call_timeout_error_which_is_a_timeout_error(
     never.cancel()
 
 
+async def test_a_shorter_timeout_made_later_expires_first(pair: PairFactory) -> None:
+    """The peer's one deadline timer is armed again for an earlier deadline, and for
+    the next one left after it fires."""
+    station, csms = await pair(a={"call_concurrency": 2})
+    csms.handle("Heartbeat", lambda ctx: NOREPLY)
+    received = collect(csms, "call")
+    long = asyncio.ensure_future(station.call("Heartbeat", {}, timeout_ms=400))
+    await received.wait_len(1)  # the long one is sent (its deadline taken) first
+    with pytest.raises(CallTimeoutError, match="30 ms"):
+        await wait(station.call("Heartbeat", {}, timeout_ms=30))
+    assert not long.done()
+    assert station.pending_calls == 1
+    with pytest.raises(CallTimeoutError, match="400 ms"):
+        await wait(long)
+    assert station.pending_calls == 0
+
+
 async def test_default_timeout_comes_from_call_timeout_ms(pair: PairFactory) -> None:
     station, csms = await pair(a={"call_timeout_ms": 20})
     csms.handle("Heartbeat", lambda ctx: asyncio.get_running_loop().create_future())

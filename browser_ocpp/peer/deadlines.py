@@ -1,0 +1,61 @@
+"""Outbound calls' timeouts on one loop timer per peer, armed for the earliest deadline.
+
+A loop timer per call costs a handle, a heap push and a cancel on every call; here a
+call only notes its deadline (calls made one after another never move the earliest,
+so the timer is armed once and fires about once per timeout). When it fires, every
+call due is expired and the timer is armed again for the earliest one left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+__all__ = ["Deadlines"]
+
+
+class _HasDeadline(Protocol):
+    deadline: float
+
+
+class Deadlines:
+    """Expire the entries of ``entries`` (by key) whose ``deadline`` (on the running
+    loop's clock) has passed, calling ``expire(key)`` for each."""
+
+    __slots__ = ("_at", "_entries", "_expire", "_timer")
+
+    def __init__(
+        self, entries: Mapping[str, _HasDeadline], expire: Callable[[str], object]
+    ) -> None:
+        self._entries = entries
+        self._expire = expire
+        self._timer: asyncio.TimerHandle | None = None
+        self._at = 0.0
+
+    def add(self, deadline: float) -> None:
+        """An entry with ``deadline`` was (or is about to be) added to ``entries``."""
+        timer = self._timer
+        if timer is None or deadline < self._at:
+            if timer is not None:
+                timer.cancel()
+            self._at = deadline
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._fire)
+
+    def cancel(self) -> None:
+        """Nothing is awaited any more (the connection is gone): disarm the timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = asyncio.get_running_loop().time()
+        due = [key for key, entry in self._entries.items() if entry.deadline <= now]
+        for key in due:
+            self._expire(key)
+        # A timer may fire a little early (the loop's clock resolution): arming again
+        # for a deadline not quite reached fires again as soon as it is.
+        left = min((entry.deadline for entry in self._entries.values()), default=None)
+        if left is not None:
+            self.add(left)
