@@ -60,7 +60,13 @@ class Demo:
             client.handle(
                 "ChangeConfiguration", record("ChangeConfiguration", {"status": "Accepted"})
             )
-            client.handle("SetVariables", record("SetVariables", {"setVariableResult": []}))
+            # One result at least: the demo CSMS refuses an answer its schema does not allow.
+            accepted = {
+                "attributeStatus": "Accepted",
+                "component": {"name": "OCPPCommCtrlr"},
+                "variable": {"name": "HeartbeatInterval"},
+            }
+            client.handle("SetVariables", record("SetVariables", {"setVariableResult": [accepted]}))
             client.handle("ClearCache", record("ClearCache", {"status": "Accepted"}))
             client.handle("Reset", refuse)
             client.handle("GetLocalListVersion", hang)
