@@ -11,7 +11,9 @@ path takes (``limit_for(path)``: its largest body in bytes; None: no POST there)
 * no ``Content-Length`` (or ``Transfer-Encoding``: chunked bodies are not read): 411
   Length Required;
 * a malformed ``Content-Length``: 400 Bad Request;
-* more than the path takes: 413 Content Too Large.
+* more than the path takes: 413 Content Too Large;
+* more than is left of the server's :class:`BodyBudget` (the bytes of bodies all its
+  connections hold at once): 503 Service Unavailable, ``Retry-After: 1``.
 
 Refused bodies are never read (whatever arrives is discarded).  Every other request
 goes to websockets' own parser, untouched.
@@ -32,10 +34,10 @@ from websockets.exceptions import (
     TooManyHeaders,
 )
 from websockets.http11 import Request, parse_headers, parse_line
+from websockets.protocol import CLOSED
 from websockets.server import ServerProtocol
-from websockets.streams import StreamReader
 
-__all__ = ["BodyLimit", "BodyRequest", "read_bodies"]
+__all__ = ["BodyBudget", "BodyLimit", "BodyRequest", "read_bodies"]
 
 BodyLimit = Callable[[str], int | None]
 """The largest body a POST to a path (without query) may carry; None: no POST there."""
@@ -52,13 +54,39 @@ class BodyRequest(Request):
     refusal: tuple[int, str] | None = None
 
 
-def read_bodies(protocol: ServerProtocol, limit_for: BodyLimit) -> None:
-    """Make ``protocol`` (before it received anything) read POST bodies."""
-    protocol.parser = _parse(protocol, limit_for)
+class BodyBudget:
+    """The bytes of POST bodies a server's connections may hold at once: each body's
+    ``Content-Length`` is taken from its head on and given back once it is answered
+    or its connection is gone (so a thousand slow uploads cannot hold a GiB)."""
+
+    __slots__ = ("_held", "limit", "total")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.total = 0
+        self._held: dict[ServerProtocol, int] = {}
+
+    def take(self, protocol: ServerProtocol, size: int) -> bool:
+        """Whether ``protocol`` may hold a body of ``size`` bytes (then it is counted)."""
+        if self.total + size > self.limit:
+            return False
+        self._held[protocol] = self._held.get(protocol, 0) + size
+        self.total += size
+        return True
+
+    def release(self, protocol: ServerProtocol) -> None:
+        """``protocol``'s body was answered, or its connection is gone."""
+        self.total -= self._held.pop(protocol, 0)
+
+
+def read_bodies(protocol: ServerProtocol, limit_for: BodyLimit, budget: BodyBudget) -> None:
+    """Make ``protocol`` (before it received anything) read POST bodies, holding at
+    most what ``budget`` leaves."""
+    protocol.parser = _parse(protocol, limit_for, budget)
     next(protocol.parser)
 
 
-def _parse(protocol: ServerProtocol, limit_for: BodyLimit) -> Generator[None]:
+def _parse(protocol: ServerProtocol, limit_for: BodyLimit, budget: BodyBudget) -> Generator[None]:
     reader = protocol.reader
     while len(reader.buffer) < len(_POST) and not reader.eof:
         yield
@@ -66,7 +94,7 @@ def _parse(protocol: ServerProtocol, limit_for: BodyLimit) -> Generator[None]:
         yield from ServerProtocol.parse(protocol)  # websockets' own parser
         return
     try:
-        request = yield from _read(reader, limit_for)
+        request = yield from _read(protocol, limit_for, budget)
     except RequestLineTooLong as exc:
         _reject(protocol, exc, http.HTTPStatus.REQUEST_URI_TOO_LONG)
     except (HeaderLineTooLong, TooManyHeaders) as exc:
@@ -80,6 +108,7 @@ def _parse(protocol: ServerProtocol, limit_for: BodyLimit) -> Generator[None]:
     # One request per connection and no upgrade after a POST: discard the rest.
     while not (yield from reader.at_eof()):
         reader.discard()
+    protocol.state = CLOSED  # as websockets' discard(): its connection_lost asserts it
     yield
 
 
@@ -88,7 +117,10 @@ def _reject(protocol: ServerProtocol, exc: Exception, status: http.HTTPStatus) -
     protocol.send_response(protocol.reject(status, f"{exc}.\n"))
 
 
-def _read(reader: StreamReader, limit_for: BodyLimit) -> Generator[None, None, BodyRequest]:
+def _read(
+    protocol: ServerProtocol, limit_for: BodyLimit, budget: BodyBudget
+) -> Generator[None, None, BodyRequest]:
+    reader = protocol.reader
     line = yield from parse_line(reader.read_line, RequestLineTooLong)
     try:
         raw_method, raw_path, raw_protocol = line.split(b" ", 2)
@@ -109,6 +141,8 @@ def _read(reader: StreamReader, limit_for: BodyLimit) -> Generator[None, None, B
         request.refusal = (400, f"malformed Content-Length: {', '.join(sorted(lengths))}")
     elif (length := int(next(iter(lengths)))) > limit:
         request.refusal = (413, f"the body may have {limit} bytes at most")
+    elif not budget.take(protocol, length):
+        request.refusal = (503, "the server holds too many request bodies now; retry later")
     else:
         request.body = bytes((yield from reader.read_exact(length)))
     return request

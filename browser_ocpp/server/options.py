@@ -66,6 +66,10 @@ class ServerOptions(PeerOptions):
     max_buffered_bytes: int = 256 * 1024 * 1024
     """Most bytes waiting to be sent over all connections together; beyond, the
     connections holding the most are dropped (1008). Each one alone may hold 4 MiB."""
+    max_post_bytes: int = 64 * 1024 * 1024
+    """Most bytes of POST bodies held at once over all connections (each counted at
+    its ``Content-Length`` from its head until it is answered or the connection is
+    gone); a body that would pass it is refused unread (HTTP 503)."""
     compression: bool | CompressionOptions | Mapping[str, Any] = False
     """``True``, a dict or :class:`CompressionOptions`; kept as ``False`` or options."""
     health_endpoint: bool = False
@@ -99,6 +103,7 @@ class ServerOptions(PeerOptions):
             check_positive("idle_timeout_ms", self.idle_timeout_ms)
         check_positive("max_payload_bytes", self.max_payload_bytes, integer=True)
         check_positive("max_buffered_bytes", self.max_buffered_bytes, integer=True)
+        check_positive("max_post_bytes", self.max_post_bytes, integer=True)
         _mapping("tls", self.tls)
         object.__setattr__(self, "compression", _compression(self.compression))
 

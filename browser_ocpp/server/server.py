@@ -28,7 +28,7 @@ from ..rpc.errors import ConnectionClosedError, RPCError
 from ..rpc.frames import Call, Send
 from ..rpc.session import Refused
 from .accept import bind
-from .bodies import BodyRequest
+from .bodies import BodyBudget, BodyRequest
 from .compression import CompressionOptions, server_extensions
 from .guards import CorsRules, Guards, Refusal, duplicated_header, peer_host, security_event
 from .handshake import AuthContext, Handshake
@@ -222,6 +222,7 @@ class OCPPServer(EventEmitter):
                 budget=SendBudget(options.max_buffered_bytes),
                 handshake_timeout=handshake_timeout,
                 body_limit=self._post_limit,
+                body_budget=BodyBudget(options.max_post_bytes),
             ),
             **address,  # our own socket, so that accepting backs off at the file limit
         )
@@ -413,7 +414,13 @@ class OCPPServer(EventEmitter):
                 connection, Refusal(400, reason, "UPGRADE_ABORTED", {"reason": reason}), ip
             )
         if isinstance(request, BodyRequest):  # a POST: never an upgrade
-            return await self._post(request)
+            try:
+                return await self._post(request)
+            finally:
+                request.body = b""  # answered: the bytes are no longer held
+                budget = getattr(connection, "body_budget", None)
+                if budget is not None:
+                    budget.release(connection.protocol)
         if headers.get("Upgrade", "").lower() != "websocket":
             if self._routes or self._static or self._posts:
                 method = getattr(request, "method", "GET")  # websockets < 17: GET only
@@ -508,7 +515,10 @@ class OCPPServer(EventEmitter):
     async def _post(self, request: BodyRequest) -> Response:
         if request.refusal is not None:
             status, message = request.refusal
-            return _plain(status, message + "\n", allow="GET, HEAD" if status == 405 else None)
+            response = _plain(status, message + "\n", allow="GET, HEAD" if status == 405 else None)
+            if status == 503:
+                response.headers["Retry-After"] = "1"
+            return response
         handler, _ = self._posts[urlsplit(request.path).path.rstrip("/") or "/"]
         return await self._answer(
             request.path, lambda: handler(request.path, request.headers, request.body)

@@ -33,7 +33,7 @@ from websockets.http11 import SERVER, Request, Response
 from websockets.protocol import CONNECTING, OPEN, Protocol, Side
 from websockets.streams import StreamReader
 
-from .bodies import BodyLimit, read_bodies
+from .bodies import BodyBudget, BodyLimit, read_bodies
 
 try:  # websockets' C helper, as its frames module takes it
     from websockets.speedups import apply_mask
@@ -530,7 +530,7 @@ class OCPPServerConnection(_DirectMessages, ServerConnection):
     it, and only a client that reads nothing for ``STREAM_STALL_S`` is dropped.
     """
 
-    __slots__ = ("handshake_timeout",)
+    __slots__ = ("body_budget", "handshake_timeout")
 
     def __init__(
         self,
@@ -538,25 +538,41 @@ class OCPPServerConnection(_DirectMessages, ServerConnection):
         budget: SendBudget | None = None,
         handshake_timeout: float | None = None,
         body_limit: BodyLimit | None = None,
+        body_budget: BodyBudget | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
         self.handshake_timeout = handshake_timeout
-        if body_limit is not None:
-            read_bodies(self.protocol, body_limit)
+        self.body_budget = body_budget
+        if body_limit is not None and body_budget is not None:
+            read_bodies(self.protocol, body_limit, body_budget)
 
     @classmethod
     def factory(
-        cls, *, budget: SendBudget, handshake_timeout: float, body_limit: BodyLimit | None = None
+        cls,
+        *,
+        budget: SendBudget,
+        handshake_timeout: float,
+        body_limit: BodyLimit | None = None,
+        body_budget: BodyBudget | None = None,
     ) -> type[ServerConnection]:
         """What ``serve(create_connection=...)`` takes ("a wrapper or a subclass", in
         websockets' words): connections of one server, sharing its send budget;
-        ``body_limit``: POST bodies are read (see :mod:`.bodies`)."""
+        ``body_limit`` and ``body_budget``: POST bodies are read (see :mod:`.bodies`)."""
         made = functools.partial(
-            cls, budget=budget, handshake_timeout=handshake_timeout, body_limit=body_limit
+            cls,
+            budget=budget,
+            handshake_timeout=handshake_timeout,
+            body_limit=body_limit,
+            body_budget=body_budget,
         )
         return cast(type[ServerConnection], made)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.body_budget is not None:  # a body cut short, or not answered yet
+            self.body_budget.release(self.protocol)
 
     async def handshake(
         self,

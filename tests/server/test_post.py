@@ -5,6 +5,7 @@ go on as before."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from websockets.datastructures import Headers
@@ -32,9 +33,9 @@ async def request(port: int, head: str, body: bytes = b"") -> tuple[int, dict[st
 
 
 async def uploads_server(
-    make_server: ServerFactory, limit: int = 100
+    make_server: ServerFactory, limit: int = 100, **options: Any
 ) -> tuple[OCPPServer, Received]:
-    server = await make_server()
+    server = await make_server(**options)
     received: Received = []
 
     def upload(path: str, headers: Headers, body: bytes) -> tuple[int, str, bytes]:
@@ -145,3 +146,46 @@ def test_a_bad_limit_is_refused() -> None:
         server.post_route("/x", lambda p, h, b: (200, "text/plain", b""), max_body_bytes=1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="0 or more"):
         server.post_route("/x", lambda p, h, b: (200, "text/plain", b""), max_body_bytes=-1)
+
+
+async def test_bodies_held_at_once_are_bounded_over_all_connections(
+    make_server: ServerFactory,
+) -> None:
+    """Each body is bounded by its route; together, by ``max_post_bytes``: a body that
+    would pass it is refused (503, unread) until those held are answered or gone."""
+    server, received = await uploads_server(make_server, max_post_bytes=150)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"POST /uploads HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nslow")
+    await writer.drain()
+    head = "POST /uploads HTTP/1.1\r\nContent-Length: 60"
+    for _ in range(2):  # the first may race the slow one's head; the second cannot
+        status, headers, answer = await request(server.port, head, b"x" * 60)
+    assert (status, headers["retry-after"]) == (503, "1")
+    assert b"bodies" in answer
+    assert (await request(server.port, "POST /uploads HTTP/1.1\r\nContent-Length: 50", b"y" * 50))[
+        0
+    ] == 201  # what is left of the budget is still taken
+    writer.write(b"z" * 96)  # the slow body completes and is answered: its bytes are free
+    assert (await wait(reader.read())).startswith(b"HTTP/1.1 201")
+    writer.close()
+    await writer.wait_closed()
+    assert (await request(server.port, head, b"x" * 60))[0] == 201
+    assert [len(body) for _, _, body in received][-3:] == [50, 100, 60]  # a first 60: raced
+
+
+async def test_a_body_given_up_frees_its_share(make_server: ServerFactory) -> None:
+    """The connection of a body cut short ends cleanly (websockets' connection_lost
+    once raised on it, an error logged per request) and gives its share back."""
+    failures: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: failures.append(context))
+    server, received = await uploads_server(make_server, max_post_bytes=100)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"POST /uploads HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nslow")
+    writer.write_eof()  # gone before the body is whole: no answer
+    assert await wait(reader.read()) == b""
+    writer.close()
+    await writer.wait_closed()
+    head = "POST /uploads HTTP/1.1\r\nContent-Length: 100"
+    assert (await request(server.port, head, b"x" * 100))[0] == 201
+    assert failures == []
+    assert [len(body) for _, _, body in received] == [100]
