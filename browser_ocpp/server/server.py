@@ -537,6 +537,7 @@ class OCPPServer(EventEmitter):
                 ("Content-Type", kind),
                 ("Content-Length", str(len(body))),
                 ("Cache-Control", "no-store"),
+                ("X-Content-Type-Options", "nosniff"),  # a route's text is never a page
             ]
         )
         return Response(status, HTTPStatus(status).phrase, headers, body)

@@ -627,6 +627,7 @@ async def test_stations_upload_logs_to_the_demo(console: ConsoleServer) -> None:
     status, headers, content = await http_get(port, "/api/uploads?name=EMU-1-log.log")
     assert (status, content) == (200, b"line 1\nline 2\n")
     assert headers["content-type"] == "text/plain; charset=utf-8"  # never run as a page
+    assert headers["x-content-type-options"] == "nosniff"  # nor sniffed into one
     status, _ = await api(console, "/api/uploads", name="missing.log")
     assert status == 404
 
