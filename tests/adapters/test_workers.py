@@ -178,24 +178,26 @@ async def test_serve_with_workers_and_redis(served: tuple[subprocess.Popen[str],
     """The demo CSMS on every worker, and the operator's commands reach a station
     whichever worker serves the request; SIGTERM stops them all."""
     process, port = served
-    stations = []
-    for number in range(8):
-        client = OCPPClient(
-            identity=f"CP-{number}",
-            endpoint=f"ws://127.0.0.1:{port}/ocpp",
-            protocols=["ocpp1.6"],
-            reconnect=False,
-        )
-        client.handle("Reset", lambda ctx: {"status": "Accepted"})
-        stations.append(client)
-        await asyncio.wait_for(client.connect(), 10)
-        boot = {"chargePointVendor": "ACME", "chargePointModel": "One"}
-        assert (await client.call("BootNotification", boot))["status"] == "Accepted"
-    for _ in range(3):
+    stations: list[OCPPClient] = []
+    try:
+        for number in range(8):
+            client = OCPPClient(
+                identity=f"CP-{number}",
+                endpoint=f"ws://127.0.0.1:{port}/ocpp",
+                protocols=["ocpp1.6"],
+                reconnect=False,
+            )
+            client.handle("Reset", lambda ctx: {"status": "Accepted"})
+            stations.append(client)
+            await asyncio.wait_for(client.connect(), 10)
+            boot = {"chargePointVendor": "ACME", "chargePointModel": "One"}
+            assert (await client.call("BootNotification", boot))["status"] == "Accepted"
+        for _ in range(3):
+            for client in stations:
+                answer = await operator_command(port, client.identity or "")
+                assert (answer["ok"], answer["result"]) == (True, {"status": "Accepted"}), answer
+    finally:
         for client in stations:
-            answer = await operator_command(port, client.identity or "")
-            assert answer == {"ok": True, "result": {"status": "Accepted"}}
-    for client in stations:
-        await client.close()
+            await client.close()
     process.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(process.wait, STOP_S) == 0
