@@ -34,13 +34,17 @@ class Deadlines:
         self._at = 0.0
 
     def add(self, deadline: float) -> None:
-        """An entry with ``deadline`` was (or is about to be) added to ``entries``."""
+        """An entry with ``deadline`` was (or is about to be) added to ``entries``
+        (called from a coroutine on the loop, whose clock ``deadline`` is on)."""
         timer = self._timer
         if timer is None or deadline < self._at:
             if timer is not None:
                 timer.cancel()
-            self._at = deadline
-            self._timer = asyncio.get_running_loop().call_at(deadline, self._fire)
+            self._arm(asyncio.get_running_loop(), deadline)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        self._at = deadline
+        self._timer = loop.call_at(deadline, self._fire, loop)
 
     def cancel(self) -> None:
         """Nothing is awaited any more (the connection is gone): disarm the timer."""
@@ -48,9 +52,11 @@ class Deadlines:
             self._timer.cancel()
             self._timer = None
 
-    def _fire(self) -> None:
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        # The loop is passed in: under Pyodide a timer's callback may run with no
+        # running loop set, so get_running_loop() would raise here.
         self._timer = None
-        now = asyncio.get_running_loop().time()
+        now = loop.time()
         due = [key for key, entry in self._entries.items() if entry.deadline <= now]
         for key in due:
             self._expire(key)
@@ -58,4 +64,4 @@ class Deadlines:
         # for a deadline not quite reached fires again as soon as it is.
         left = min((entry.deadline for entry in self._entries.values()), default=None)
         if left is not None:
-            self.add(left)
+            self._arm(loop, left)
