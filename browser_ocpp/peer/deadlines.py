@@ -44,7 +44,11 @@ class Deadlines:
 
     def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
         self._at = deadline
-        self._timer = loop.call_at(deadline, self._fire, loop)
+        # call_later with a delay of at least 0, not call_at: Pyodide's WebLoop refuses
+        # a time already past ("Can't schedule in the past"), which a deadline just
+        # reached can be by the time the loop reads its clock again.
+        delay = max(deadline - loop.time(), 0.0)
+        self._timer = loop.call_later(delay, self._fire, loop)
 
     def cancel(self) -> None:
         """Nothing is awaited any more (the connection is gone): disarm the timer."""
@@ -53,8 +57,7 @@ class Deadlines:
             self._timer = None
 
     def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
-        # The loop is passed in: under Pyodide a timer's callback may run with no
-        # running loop set, so get_running_loop() would raise here.
+        # The loop the timer was armed on is passed in: no lookup when it fires.
         self._timer = None
         now = loop.time()
         due = [key for key, entry in self._entries.items() if entry.deadline <= now]
