@@ -4,79 +4,40 @@ its steps and the frames that decided it."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from ...scenario import Settings, run_cases
 from ...scenario.conformance import cases_for
-from ..model.bench_form import scenario_settings
 from ..model.run_log import RunLog
-from ..model.settings import SettingsError
 from ..ui.dom import Page, by_id, esc, present
-from .render import badge, case_detail, set_verdict
+from .case_run import CaseRunView
+from .render import badge, case_detail
 from .target import Target
 
 __all__ = ["CheckView"]
 
 FIELDS = {"identity": "check-identity", "timeout": "check-timeout"}
-RENDER_EVERY_S = 0.2
 
 
-class CheckView:
+class CheckView(CaseRunView):
+    render_every_s = 0.2
+    what = "the conformance check"
+
     def __init__(self, page: Page, target: Target) -> None:
-        self.page, self.target = page, target
-        self.run_button, self.stop_button = by_id("check-run"), by_id("check-stop")
-        self.verdict, self.summary = by_id("check-verdict"), by_id("check-summary")
+        super().__init__(page, target, "check", FIELDS)
         self.rows = by_id("check-rows")
-        self.log: RunLog | None = None
         self.opened: set[str] = set()
-        self.task: asyncio.Task[Any] | None = None
-        self._render_handle: Any = None
-        page.listen(self.run_button, "click", lambda _: self.run())
-        page.listen(self.stop_button, "click", lambda _: self.stop())
         page.listen(self.rows, "click", self._on_click)
         page.listen(self.rows, "keydown", self._on_key)
 
     def run(self) -> None:
-        if self.task is not None and not self.task.done():
+        if self.running:
             return
-        self.target.clear_error()
-        try:
-            settings = scenario_settings(self.target.raw(FIELDS))
-        except SettingsError as error:
-            self.target.settings_error(error, FIELDS)
+        settings = self.settings()
+        if settings is None:
             return
         self.target.remember(list(FIELDS.values()))
-        cases = cases_for(settings.protocol)
-        self.log, self.opened = RunLog(cases), set()
-        self.task = self.page.spawn(self._run(settings, self.log), "the conformance check")
-        self._buttons(running=True)
-        self.render()
-
-    async def _run(self, settings: Settings, log: RunLog) -> None:
-        try:
-            await run_cases(cases_for(settings.protocol), settings, lambda e: self._event(log, e))
-            log.finished = True
-        finally:
-            self._buttons(running=False)
-            self.render()
-
-    def _event(self, log: RunLog, event: Any) -> None:
-        log.apply(event)
-        if self._render_handle is None:
-            self._render_handle = self.page.loop.call_later(RENDER_EVERY_S, self.render)
-
-    def stop(self) -> None:
-        if self.task is None or self.task.done():
-            return
-        self.task.cancel()
-        if self.log is not None:
-            self.log.stop()
-        self.render()
-
-    def _buttons(self, running: bool) -> None:
-        self.run_button.disabled = running
-        self.stop_button.disabled = not running
+        self.opened = set()
+        self.start(cases_for(settings.protocol), settings)
 
     def _toggle(self, event: Any) -> None:
         """Open or close the row clicked (a click inside an open detail does neither)."""
@@ -96,19 +57,7 @@ class CheckView:
             event.preventDefault()
             self._toggle(event)
 
-    def render(self) -> None:
-        self._render_handle = None
-        log = self.log
-        if log is None:
-            return
-        verdict = log.verdict
-        if log.stopped:
-            set_verdict(self.verdict, "stopped")
-        elif not log.finished:
-            set_verdict(self.verdict, "running")
-        else:
-            set_verdict(self.verdict, str(verdict) if verdict else "none")
-        self.summary.textContent = log.summary()
+    def render_rows(self, log: RunLog) -> None:
         markup = []
         for row in log.rows.values():
             opened = row.id in self.opened
