@@ -6,9 +6,11 @@ DownloadFailed / InstallationFailed.  2.x (Part 2 L01): Downloading, Downloaded,
 SignatureVerified (a signed firmware), Installing, InstallRebooting, reboot
 (BootNotification reason FirmwareUpdate), Installed; or DownloadFailed,
 InvalidSignature, InstallationFailed; a new request cancels the one under way
-(AcceptedCanceled).  Nothing is downloaded: ``station.faults.firmware_failure``
-chooses a failure, ``step_s`` the time each step takes.  Downloads are retried
-``retries`` times, ``retryInterval`` seconds apart, as the request says.
+(AcceptedCanceled).  An update is over once its last status is set: a request
+coming while that notification awaits its answer finds none under way.  Nothing is
+downloaded: ``station.faults.firmware_failure`` chooses a failure, ``step_s`` the time
+each step takes.  Downloads are retried ``retries`` times, ``retryInterval`` seconds
+apart, as the request says.
 """
 
 from __future__ import annotations
@@ -86,6 +88,12 @@ class Firmware:
         (1.6 errata: Idle only then)."""
         await self._send(self.status if self.busy else "Idle")
 
+    async def _finish(self, status: str) -> None:
+        """Notify the update's last status, the update being over from here: the CSMS
+        may send the next request as soon as it has this one, before answering it."""
+        self._task = None
+        await self._notify(status)
+
     async def _notify(self, status: str) -> None:
         station = self._station
         self.status = status
@@ -116,19 +124,19 @@ class Firmware:
                 station.note(f"Firmware download failed: retry in {interval:g} s")
                 await asyncio.sleep(interval)
         else:
-            await self._notify("DownloadFailed")
+            await self._finish("DownloadFailed")
             return
         await self._notify("Downloaded")
         if signed and not station.v16:
             await asyncio.sleep(self.step_s)
             if failure == "InvalidSignature":
-                await self._notify("InvalidSignature")
+                await self._finish("InvalidSignature")
                 return
             await self._notify("SignatureVerified")
         await self._notify("Installing")
         await asyncio.sleep(self.step_s)
         if failure == "InstallationFailed":
-            await self._notify("InstallationFailed")
+            await self._finish("InstallationFailed")
             return
         new = next_version(station.config.firmware, location)
         if not station.v16:
@@ -136,7 +144,7 @@ class Firmware:
         station.note(f"Firmware {new} installed: rebooting (was {station.config.firmware})")
         station.config.firmware = new
         await station.reset("Reboot", boot_reason="FirmwareUpdate")
-        await self._notify("Installed")
+        await self._finish("Installed")
 
 
 def update_firmware_16(station: Station, ctx: HandlerContext) -> Payload:

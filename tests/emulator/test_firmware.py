@@ -3,11 +3,13 @@ failures chosen with ``station.faults`` (every version, the strict test CSMS).""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from browser_ocpp.emulator.firmware import next_version
 
-from .conftest import Payload, Rig, RigFactory
+from .conftest import WAIT_S, Payload, Rig, RigFactory
 
 PAST = "2024-01-01T00:00:00Z"
 
@@ -123,3 +125,31 @@ async def test_a_new_request_cancels_the_one_under_way(make_rig: RigFactory) -> 
     assert answer == {"status": "AcceptedCanceled"}
     last = await rig.csms.until("FirmwareStatusNotification", lambda p: p["status"] == "Installed")
     assert last["requestId"] == 10 and rig.station.firmware.version == "3.0.0"
+
+
+@pytest.mark.parametrize("protocol", ["ocpp2.0.1", "ocpp2.1"])
+@pytest.mark.parametrize("failure", [None, "DownloadFailed"])
+async def test_an_update_is_over_once_its_last_status_is_sent(
+    make_rig: RigFactory, failure: str | None
+) -> None:
+    """A CSMS may send the next UpdateFirmware as soon as it has an update's last status
+    (Installed, or a failure), before it has answered that notification: there is then
+    nothing under way to cancel, so the answer is Accepted (L01), not AcceptedCanceled."""
+    rig = await firmware_rig(make_rig)
+    rig.station.faults.firmware_failure = failure
+    last = failure or "Installed"
+    next_sent = asyncio.Event()
+
+    async def answer(payload: Payload) -> Payload:
+        if (payload["requestId"], payload["status"]) == (9, last):
+            await asyncio.wait_for(next_sent.wait(), WAIT_S)  # answered after the next update
+        return {}
+
+    rig.csms.answers["FirmwareStatusNotification"] = answer  # type: ignore[assignment]
+    await update(rig, "http://127.0.0.1/fw/acme-2.0.0.bin", request_id=9)
+    await rig.csms.until("FirmwareStatusNotification", lambda p: p["status"] == last)
+    second = await update(rig, "http://127.0.0.1/fw/acme-3.0.0.bin", request_id=10)
+    next_sent.set()
+    assert second == {"status": "Accepted"}
+    done = await rig.csms.until("FirmwareStatusNotification", lambda p: p["status"] == last)
+    assert done["requestId"] == 10
