@@ -8,19 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ROOT, LoopThread, offline_route
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-from test_e2e_console import Console, connect, open_console
-
-from browser_ocpp.runtime import ensure_runtime
+from conftest import Console, connect, open_console, own_runtime
+from playwright.sync_api import BrowserContext, Page, expect
 
 pytestmark = pytest.mark.timeout(480)
 SHOTS = Path(os.environ.get("BROWSER_OCPP_SHOTS", "/tmp/browser-ocpp-shots"))
@@ -28,29 +23,7 @@ SHOTS = Path(os.environ.get("BROWSER_OCPP_SHOTS", "/tmp/browser-ocpp-shots"))
 
 @pytest.fixture(scope="module")
 def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A runtime of this module's own (a rebuild of the shared one cannot swap the
-    wheel under these pages while they load); $BROWSER_OCPP_TEST_RUNTIME if set."""
-    own = os.environ.get("BROWSER_OCPP_TEST_RUNTIME")
-    if own:
-        return ensure_runtime(Path(own))
-    copy = tmp_path_factory.mktemp("runtime") / "runtime"
-    shutil.copytree(ensure_runtime(ROOT / "runtime"), copy, ignore=shutil.ignore_patterns(".lock"))
-    return ensure_runtime(copy)
-
-
-@pytest.fixture
-def console(loop_thread: LoopThread, runtime_dir: Path) -> Iterator[Console]:
-    server = Console(loop_thread, runtime_dir)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def context(browser: Browser, offline_guard: list[str]) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.route("**/*", offline_route(offline_guard))
-    yield context
-    context.close()
+    return own_runtime(tmp_path_factory)
 
 
 def api(console: Console, path: str, **query: str) -> Any:
