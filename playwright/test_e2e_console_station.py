@@ -66,6 +66,31 @@ def test_a_second_tab_gets_an_identity_of_its_own(
     assert first.get_by_test_id("activity").filter(has_text="Connection lost").count() == 0
 
 
+# Holds this tab's identity claim (Web Locks) until the test lets it go.
+GATED_LOCKS = """
+const request = navigator.locks.request.bind(navigator.locks);
+let open;
+window.claimGate = new Promise((resolve) => { open = resolve; });
+window.openClaims = () => open();
+navigator.locks.request = (...args) => window.claimGate.then(() => request(...args));
+"""
+
+
+def test_an_identity_typed_while_the_tab_claims_its_own_is_kept(
+    context: BrowserContext, console: Console
+) -> None:
+    page = context.new_page()
+    page.add_init_script(GATED_LOCKS)
+    page.goto(console.url + "/")
+    wait_ready(page)
+    identity = page.get_by_test_id("identity")
+    identity.fill("CP-TYPED")
+    page.evaluate("window.openClaims()")  # the tab's own claim settles after the typing
+    connect(page)
+    expect(identity).to_have_value("CP-TYPED")
+    assert console.station("CP-TYPED")["connected"] is True
+
+
 @pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
 def test_a_reload_mid_transaction_asks_first_then_ends_it_with_power_loss(
     context: BrowserContext, console: Console, version: str

@@ -485,12 +485,15 @@ class Console:
     async def settle_identity(self) -> None:
         """This tab's identity: the one it had (a reload), else the one last used in
         this browser, unless another tab holds it: then a fresh one, said aloud."""
-        wanted = TabIdentity.remembered() or self.form.value("identity")
+        shown = self.form.value("identity")
+        wanted = TabIdentity.remembered() or shown
         try:
             identity = await self.identity.settle(wanted)
         finally:
             self.identity_ready.set_result(None)
-        if identity != self.form.value("identity"):
+        if self.form.value("identity") != shown:
+            return  # typed in while the claim was pending: the user's wins (Connect claims it)
+        if identity != shown:
             self.form.inputs["identity"].value = identity
             self.form.update_url_preview()
             self.preview()
