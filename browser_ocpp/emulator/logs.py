@@ -143,6 +143,12 @@ class Logs:
         """The status a TriggerMessage asks for: the upload's, Idle when none runs."""
         await self._send(self.status if self.busy else "Idle")
 
+    async def _finish(self, status: str) -> None:
+        """Notify the request's last status, the request being over from here: the
+        CSMS may send the next one as soon as it has this one, before answering it."""
+        self._task = None
+        await self._notify(status)
+
     async def _notify(self, status: str) -> None:
         self.status = status
         self._station._changed()
@@ -174,10 +180,10 @@ class Logs:
         if problem is None:
             self.last_upload = name
             station.note(f"Log {name} uploaded to {location} ({len(body)} bytes)")
-            await self._notify("Uploaded")
+            await self._finish("Uploaded")
         else:
             station.note(f"Log upload to {location} failed: {problem}")
-            await self._notify("UploadFailed" if station.v16 else "UploadFailure")
+            await self._finish("UploadFailed" if station.v16 else "UploadFailure")
 
 
 def get_diagnostics(station: Station, ctx: HandlerContext) -> Payload:

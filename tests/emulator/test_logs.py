@@ -12,7 +12,7 @@ import pytest
 
 from browser_ocpp.emulator.logs import loopback_target
 
-from .conftest import Payload, Rig, RigFactory
+from .conftest import WAIT_S, Payload, Rig, RigFactory
 
 
 @pytest.mark.parametrize(
@@ -128,3 +128,32 @@ async def test_upload_failure_chosen_with_faults(make_rig: RigFactory, receiver:
     await ask(rig, f"http://127.0.0.1:{receiver.port}/upload")
     assert await statuses(rig, 2) == ["Uploading", failed(rig)]
     assert receiver.uploads.empty()
+
+
+@pytest.mark.parametrize("protocol", ["ocpp2.0.1", "ocpp2.1"])
+async def test_a_log_request_is_over_once_its_last_status_is_sent(make_rig: RigFactory) -> None:
+    """A CSMS may send the next GetLog as soon as it has a request's last status, before
+    it has answered that notification: nothing is under way, so the answer is Accepted
+    (N01), not AcceptedCanceled."""
+    rig = await make_rig()
+    rig.station.logs.step_s = 0.01
+    rig.station.faults.upload_failure = True
+    next_sent = asyncio.Event()
+
+    async def answer(payload: Payload) -> Payload:
+        if (payload["requestId"], payload["status"]) == (4, "UploadFailure"):
+            await asyncio.wait_for(next_sent.wait(), WAIT_S)  # answered after the next request
+        return {}
+
+    def get_log(request_id: int) -> Payload:
+        log = {"remoteLocation": "http://127.0.0.1:9/up"}
+        return {"logType": "DiagnosticsLog", "requestId": request_id, "log": log}
+
+    rig.csms.answers["LogStatusNotification"] = answer  # type: ignore[assignment]
+    assert (await rig.csms.send("GetLog", get_log(4)))["status"] == "Accepted"
+    await rig.csms.until("LogStatusNotification", lambda p: p["status"] == "UploadFailure")
+    second = await rig.csms.send("GetLog", get_log(5))
+    next_sent.set()
+    assert second["status"] == "Accepted"
+    done = await rig.csms.until("LogStatusNotification", lambda p: p["status"] == "UploadFailure")
+    assert done["requestId"] == 5
