@@ -462,13 +462,18 @@ async def test_going_online_overtaken_by_going_offline_starts_nothing(
     station = rig.station
     await station.set_offline(True)
     lines = len(rig.lines)
+    states: list[State] = []
+
+    async def go_offline() -> None:
+        states.append(rig.client.state)  # the premise: the connect is still under way
+        await station.set_offline(True)
+
     drops: list[asyncio.Task[None]] = []
-    rig.client.once(
-        "connecting", lambda _: drops.append(asyncio.ensure_future(station.set_offline(True)))
-    )
+    rig.client.once("connecting", lambda _: drops.append(asyncio.ensure_future(go_offline())))
     await asyncio.wait_for(station.set_offline(False), 5)
     await asyncio.wait_for(asyncio.gather(*drops), 5)
     await _until(lambda: rig.client.state is State.CLOSED)
+    assert states == [State.CONNECTING]
     assert len(drops) == 1 and station.offline and not station.online
     assert station._heartbeat_task is None and station._online_task is None
     assert not any("Reconnected" in line for line in rig.lines[lines:])

@@ -5,9 +5,10 @@ They take the arguments the emulator's fixtures give the real classes and behave
 the real ones do for those fixtures: the server makes one ``RPCPeer`` per connection
 with its own options, picks the first of its subprotocols the station offers, emits
 ``client`` before the first frame is read, closes an older connection of the same
-identity (4000) and answers ``send_to_client``. A station's URL names the server by
-its (made-up) port and the station by its last path segment, as the real handshake
-reads it. Frames move through ``browser_ocpp.peer.memory_pair``.
+identity (4000) and answers ``send_to_client``; a connect takes a turn of the loop, as a
+handshake does. A station's URL names the server by its (made-up) port and the station
+by its last path segment, as the real handshake reads it. Frames move through
+``browser_ocpp.peer.memory_pair``.
 """
 
 from __future__ import annotations
@@ -109,6 +110,10 @@ class MemoryClient(RPCClient):
     component = "OCPPClient"
 
     async def _open_transport(self, url: str) -> tuple[MemoryTransport, str]:
+        # A real handshake takes turns of the loop: without this one the connect ended
+        # in the turn that emitted "connecting", so what a listener spawned there
+        # (set_offline(True), say) could only run after the station had started.
+        await asyncio.sleep(0)
         server = _listening.get(urlsplit(url).port or 0)
         if server is None:
             raise ConnectionRefusedError(f"no in-memory server listens at {url}")
