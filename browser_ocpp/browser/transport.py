@@ -152,12 +152,23 @@ class BrowserTransport:
         if self._requested is None and not self._closed.done():
             self._requested = (code, reason)
             self.socket.close(browser_close_code(code), _reason(reason))
-        if force:  # the browser has no abort: do not wait for the closing handshake
+        if force:  # the browser has no abort: the connection ends here, as an abort would
+            self._abandon()
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._closed), CLOSE_WAIT_S)
         if self._peer is not None:
             await asyncio.wait([self._lost], timeout=CLOSE_WAIT_S)
+
+    def _abandon(self) -> None:
+        """Stop delivering and tell the peer the connection is gone now, not when the
+        closing handshake ends: a connect right after must not be ended by this
+        socket's late close event (its messages meanwhile are dropped, as an aborted
+        connection's would be)."""
+        if not self._closed.done():
+            self._closed.set_result(self._requested or (1006, ""))
+        self._early.clear()
+        self._tell_lost()
 
     def start(self, peer: RPCPeer) -> None:
         self._peer = peer

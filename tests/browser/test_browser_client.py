@@ -381,3 +381,24 @@ async def test_messages_before_start_are_delivered_first_in_order(api: JSApi, hu
     transport.start(station)
     assert seen == ["m0", "m1", "m2"]
     assert (await wait(closed)).code == 1012
+
+
+async def test_a_forced_close_has_ended_the_connection_when_it_returns(
+    api: JSApi, hub: Hub
+) -> None:
+    """A dropped connection (the emulator's disconnect fault: ``close(force=True)``)
+    is over for the client once the close returns, as with the CPython transport: a
+    connect right after opens a new socket and calls go over it. (The browser's close
+    event came a turn later and ended the new connection's client: the bench's
+    RECONNECT case failed in the browser, its Heartbeat unanswered.)"""
+    client = make(api, reconnect=False)  # as the bench's stations are
+    await wait(client.connect())
+    transport: Any = client._transport
+    await transport.close(1006, "", force=True)  # not wait(): no loop turn in between
+    assert client.state is State.CLOSED
+    await wait(client.connect())
+    assert len(hub.sockets) == 2
+    for _ in range(3):  # the old socket's close event and proxy release come meanwhile
+        await asyncio.sleep(0)
+    assert await wait(client.call("Heartbeat", {})) == {"currentTime": "t"}
+    await client.close()
