@@ -402,3 +402,26 @@ async def test_a_forced_close_has_ended_the_connection_when_it_returns(
         await asyncio.sleep(0)
     assert await wait(client.call("Heartbeat", {})) == {"currentTime": "t"}
     await client.close()
+
+
+async def test_the_message_handler_gets_the_text_not_the_event(api: JSApi, hub: Hub) -> None:
+    """Python is handed ``event.data`` by the listener ``JSApi.data_listener`` makes,
+    so no proxy of the event is made per message (in the browser that listener is
+    JS); the proxies of the other events still get their event."""
+    called: list[tuple[str, Any]] = []
+
+    class RecordingProxy(FakeProxy):
+        def __call__(self, *args: Any) -> Any:
+            called.append((self.fn.__name__, args[0] if args else None))
+            return super().__call__(*args)
+
+    recording = JSApi(api.websocket, RecordingProxy, api.to_js)
+    client = make(recording)
+    await wait(client.connect())
+    assert await wait(client.call("Heartbeat", {})) == {"currentTime": "t"}
+    received = [arg for name, arg in called if name == "_on_message"]
+    assert len(received) == 1 and isinstance(received[0], str)
+    assert received[0].startswith("[3,")
+    opened = [arg for name, arg in called if name == "_on_open"]
+    assert len(opened) == 1 and not isinstance(opened[0], str)
+    await client.close()
