@@ -582,7 +582,10 @@ class RPCPeer(EventEmitter):
         frame = Call(message_id, method, dict(params))
         text = session.encode_call(frame)
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        # A plain Future, not loop.create_future(): Pyodide's WebLoop makes that one
+        # count itself with a done callback, one more callback run per answer (the
+        # call's task is counted already); on asyncio's own loops they are the same.
+        future: asyncio.Future[dict[str, Any]] = asyncio.Future(loop=loop)
         deadline = loop.time() + timeout_ms / 1000
         pending = _Pending(method, future, deadline, timeout_ms)
         session.track(message_id, pending)
