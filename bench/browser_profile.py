@@ -110,10 +110,11 @@ stream.getvalue()
 
 RUN_CALLS = """
 import asyncio
+client.reconfigure(call_concurrency={concurrency})
 async def run(n):
     for _ in range(n):
         await client.call("Heartbeat", {{}})
-await run({n})
+await asyncio.gather(*(run({n} // {concurrency}) for _ in range({concurrency})))
 """
 
 
@@ -142,7 +143,7 @@ def report(label: str, profile: dict[str, Any], calls: int, top: int) -> None:
     kinds: Counter[str] = Counter()
     for name, us in spent.items():
         kinds[name.split(" ", 1)[0] if name.startswith(("wasm ", "js ")) else name] += us
-    print(f"\nChrome profiler, {label}, {calls:,} sequential round trips: us per round trip")
+    print(f"\nChrome profiler, {label}, {calls:,} round trips: us per round trip")
     for name, us in kinds.most_common():
         print(f"  {name:58}{us / calls:>8.1f}")
     print("  top functions by self time:")
@@ -154,6 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="repetitions per figure")
     parser.add_argument("--top", type=int, default=25, help="functions listed per profile")
+    parser.add_argument("--concurrency", type=int, default=1, help="calls in flight, profiled")
     args = parser.parse_args()
     runtime = ensure_runtime(ROOT / "runtime", log=lambda line: None)
     pages = ROOT / "runtime" / "bench-pages"
@@ -174,22 +176,24 @@ def main() -> None:
             page.goto(station)
             page.wait_for_function("window.done !== undefined")
             page.evaluate("window.done")
-            page.evaluate(run, RUN_CALLS.format(n=200))  # warm up
+            page.evaluate(run, RUN_CALLS.format(n=200, concurrency=1))  # warm up
             pieces = json.loads(page.evaluate(run, PIECES.format(n=args.calls)))
             pieces["WebSocket.send from JS"] = float(page.evaluate(JS_SEND, [ws_url, args.calls]))
             print(f"pieces of a round trip, us each (mean of {args.calls:,})")
             for name, us in pieces.items():
                 print(f"  {name:58}{us:>8.1f}")
+            flight = args.concurrency
             cdp = page.context.new_cdp_session(page)
             cdp.send("Profiler.enable")
             cdp.send("Profiler.setSamplingInterval", {"interval": 50})
             for label, script, argument in (
-                ("BrowserOCPPClient", run, RUN_CALLS.format(n=args.calls)),
-                ("plain-JS loop", JS_LOOP, [ws_url, args.calls, 1]),
+                ("BrowserOCPPClient", run, RUN_CALLS.format(n=args.calls, concurrency=flight)),
+                ("plain-JS loop", JS_LOOP, [ws_url, args.calls, flight]),
             ):
                 cdp.send("Profiler.start")
                 page.evaluate(script, argument)
-                report(label, cdp.send("Profiler.stop")["profile"], args.calls, args.top)
+                profile = cdp.send("Profiler.stop")["profile"]
+                report(f"{label}, {flight} in flight", profile, args.calls, args.top)
             stats = page.evaluate(run, CPROFILE.format(n=args.calls, top=args.top))
             print(f"\ncProfile in Pyodide, {args.calls:,} sequential round trips")
             print("\n".join(stats.splitlines()[: args.top + 12]))

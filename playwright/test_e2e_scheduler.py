@@ -59,6 +59,30 @@ json.dumps({"installed": isinstance(queue, ReadyQueue) and loop.call_soon == que
     assert result == {"installed": True, "answers": 30}
 
 
+def test_an_answer_wakes_its_caller_from_the_message_event(
+    open_page: Callable[..., Page], csms_url: str
+) -> None:
+    """The message event runs the caller its answer wakes before it returns: no
+    microtask drain is queued per round trip (20 sequential calls queued 20 before)."""
+    page = open_page()
+    result = run_py(
+        page,
+        connect(csms_url)
+        + """
+from browser_ocpp.browser.scheduler import installed_queue
+queue = installed_queue(loop)
+queue_drain, drains = queue._queue_drain, []
+queue._queue_drain = lambda: (drains.append(1), queue_drain())
+answers = [await client.call("Heartbeat", {}) for _ in range(20)]
+queue._queue_drain = queue_drain
+await client.close()
+json.dumps({"answers": len(answers), "drains": len(drains)})
+""",
+    )
+    assert result["answers"] == 20
+    assert result["drains"] <= 2, result
+
+
 def test_a_python_loop_that_never_waits_lets_the_browser_run(
     open_page: Callable[..., Page], csms_url: str
 ) -> None:

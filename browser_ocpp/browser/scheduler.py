@@ -36,7 +36,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BURST_S", "ReadyQueue", "SchedulerApi", "install_ready_queue", "speed_up"]
+__all__ = [
+    "BURST_S",
+    "ReadyQueue",
+    "SchedulerApi",
+    "install_ready_queue",
+    "installed_queue",
+    "speed_up",
+]
 
 BURST_S = 0.004
 """Longest run of back-to-back microtask drains before the browser gets a turn."""
@@ -202,6 +209,24 @@ class ReadyQueue:
             self._burst_started = None  # the browser gets its turn first
             self._api.macrotask(self._drain)
 
+    def deliver(self, callback: Callable[..., object], *args: Any) -> None:
+        """``callback(*args)`` from a JS event handler, then the callbacks it made ready,
+        in the same call: as a drain queued as a microtask would run them right after
+        the handler, without the ``queueMicrotask`` and the second entry into Python
+        (a WebSocket message that answers a call wakes its caller here). With a drain
+        already on its way, they wait for it, behind what it holds."""
+        if self._scheduled:
+            callback(*args)
+            return
+        self._scheduled = True  # call_soon queues without scheduling a drain meanwhile
+        try:
+            callback(*args)
+        finally:
+            if self._ready:
+                self._drain()
+            else:
+                self._scheduled = False
+
     def _drain(self) -> None:
         """Run the callbacks ready now; those they make ready go to the next drain."""
         self._scheduled = False
@@ -249,11 +274,17 @@ _METHODS = ("call_soon", "call_later", "call_at", "_timer_handle_cancelled")
 """The loop's methods a :class:`ReadyQueue` stands in for (as instance attributes)."""
 
 
+def installed_queue(loop: asyncio.AbstractEventLoop) -> ReadyQueue | None:
+    """The :class:`ReadyQueue` installed on ``loop``, if any."""
+    queue: ReadyQueue | None = getattr(loop, "__dict__", {}).get("_browser_ocpp_ready")
+    return queue
+
+
 def install_ready_queue(
     loop: asyncio.AbstractEventLoop, api: SchedulerApi | None = None
 ) -> ReadyQueue:
     """Give ``loop`` a :class:`ReadyQueue` as its ``call_soon`` (once per loop)."""
-    installed: ReadyQueue | None = loop.__dict__.get("_browser_ocpp_ready")
+    installed = installed_queue(loop)
     if installed is not None:
         return installed
     queue = ReadyQueue(loop, api or SchedulerApi.from_pyodide())

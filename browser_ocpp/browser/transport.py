@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..rpc.errors import WebsocketUpgradeError
+from .scheduler import installed_queue
 
 if TYPE_CHECKING:
     from ..peer import RPCPeer
@@ -104,10 +105,11 @@ class BrowserTransport:
         self._proxies: dict[str, tuple[Any, Any]] = {}
         """Per event: the listener added to the socket and the proxy it calls."""
         self._send = socket.send  # looked up once: each lookup through the FFI costs
-        self._opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._closed: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self._opened: asyncio.Future[None] = self._loop.create_future()
+        self._closed: asyncio.Future[tuple[int, str]] = self._loop.create_future()
         self._requested: tuple[int, str] | None = None
-        self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._lost: asyncio.Future[None] = self._loop.create_future()
         """Done once the peer has been told the connection is gone."""
         for name in _EVENTS:
             proxy = api.create_proxy(getattr(self, f"_on_{name}"))
@@ -130,8 +132,12 @@ class BrowserTransport:
         peer = self._peer
         if peer is None:
             self._early.append(data)
-        else:
+            return
+        queue = installed_queue(self._loop)  # looked up each time: it may be uninstalled
+        if queue is None:
             peer.receive(data, self)  # bytes: a bad message
+        else:  # the caller an answer wakes runs now, not in a microtask after this
+            queue.deliver(peer.receive, data, self)
 
     def _on_error(self, event: Any) -> None:
         """Browsers give no detail here; the close event that follows carries the code."""

@@ -109,6 +109,63 @@ def test_a_drain_run_inside_a_callback_leaves_the_outer_drain_nothing_to_do(loop
     assert ran == ["suspends", "meanwhile"]
 
 
+def test_deliver_runs_what_the_event_made_ready_before_returning(loop, browser):
+    """A JS event handler's work (a WebSocket answer setting its call's future) and the
+    callbacks it made ready run in one call, with no microtask queued; what those
+    callbacks make ready goes to a drain of its own, as from any drain."""
+    queue = install_ready_queue(loop, browser.api)
+    ran: list[str] = []
+
+    def event(name: str) -> None:
+        ran.append(name)
+        loop.call_soon(lambda: (ran.append("woken"), loop.call_soon(ran.append, "later")))
+
+    queue.deliver(event, "message")
+    assert ran == ["message", "woken"]
+    assert len(browser.micro) == 1 and not browser.macro
+    browser.run_microtasks()
+    assert ran == ["message", "woken", "later"]
+
+
+def test_deliver_with_nothing_made_ready_schedules_nothing(loop, browser):
+    queue = install_ready_queue(loop, browser.api)
+    ran: list[str] = []
+    queue.deliver(ran.append, "message")
+    assert ran == ["message"] and not browser.micro
+    loop.call_soon(ran.append, "next")  # scheduling works as before afterwards
+    assert len(browser.micro) == 1
+    browser.run_microtasks()
+    assert ran == ["message", "next"]
+
+
+def test_deliver_with_a_drain_on_its_way_leaves_the_callbacks_to_it(loop, browser):
+    """Callbacks queued before the event run first, as the drain already queued
+    would run them."""
+    queue = install_ready_queue(loop, browser.api)
+    ran: list[str] = []
+    loop.call_soon(ran.append, "earlier")
+    queue.deliver(lambda: loop.call_soon(ran.append, "woken"))
+    assert ran == []
+    browser.run_microtasks()
+    assert ran == ["earlier", "woken"]
+
+
+def test_deliver_runs_the_callbacks_even_when_the_handler_raises(loop, browser):
+    queue = install_ready_queue(loop, browser.api)
+    ran: list[str] = []
+
+    def event() -> None:
+        loop.call_soon(ran.append, "woken")
+        raise ValueError("handler failed")
+
+    with pytest.raises(ValueError, match="handler failed"):
+        queue.deliver(event)
+    assert ran == ["woken"] and not browser.micro
+    loop.call_soon(ran.append, "next")
+    browser.run_microtasks()
+    assert ran == ["woken", "next"]
+
+
 def test_a_cancelled_callback_does_not_run(loop, browser):
     install_ready_queue(loop, browser.api)
     ran: list[int] = []
