@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -110,7 +111,9 @@ def test_custom_call_shows_the_validation_error_next_to_the_field(
     page = open_console(context, console, "CP-CUSTOM")
     connect(page)
     page.get_by_test_id("custom-action").select_option("BootNotification")
-    payload = json.loads(page.get_by_test_id("custom-payload").input_value())
+    editor = page.get_by_test_id("custom-payload")
+    expect(editor).to_have_value(re.compile("chargePointModel"))  # filled in by the worker
+    payload = json.loads(editor.input_value())
     assert set(payload) >= {"chargePointVendor", "chargePointModel"}  # pre-filled from the schema
     del payload["chargePointModel"]
     page.get_by_test_id("custom-payload").fill(json.dumps(payload))
@@ -120,6 +123,17 @@ def test_custom_call_shows_the_validation_error_next_to_the_field(
     page.get_by_test_id("custom-payload").fill(json.dumps(payload))
     page.get_by_test_id("custom-send").click()
     expect(page.get_by_test_id("custom-result")).to_contain_text("Accepted", timeout=10_000)
+
+
+def test_python_runs_in_a_web_worker_of_an_isolated_page(
+    context: BrowserContext, console: Console
+) -> None:
+    """Python never runs on the page's main thread (so it never blocks the page): it
+    reaches the page from a worker, through SharedArrayBuffer (cross-origin isolation)."""
+    page = open_console(context, console, "CP-WORKER")
+    assert page.evaluate("crossOriginIsolated") is True
+    assert page.evaluate("document.documentElement.dataset.python") == "worker"
+    connect(page)  # and the station works from there
 
 
 def test_settings_survive_a_reload(context: BrowserContext, console: Console) -> None:

@@ -26,7 +26,8 @@ from .model.message_log import MessageLog, strict_response_check
 from .ui.blocks_view import BlocksView
 from .ui.connection_view import ConnectionView
 from .ui.custom_call import CustomCall
-from .ui.dom import Page, by_id, by_testid, describe
+from .ui.dom import Page, by_id, by_selector, by_testid, describe
+from .ui.elements import flush_writes
 from .ui.faults_view import FaultsView
 from .ui.identity import TabIdentity
 from .ui.log_view import LogView
@@ -35,6 +36,7 @@ from .ui.output import route_output_to_console
 from .ui.settings_form import FIELDS, SettingsForm, reconnect_options
 from .ui.station_view import StationView
 from .ui.toasts import Toasts
+from .ui.window import document, in_worker, window
 
 __all__ = ["start"]
 
@@ -52,6 +54,9 @@ class Console:
         self.station_running = False
         self._preview_handle: Any = None
         self._save_handle: Any = None
+        self._lost_key: str | None = None  # the identity's power-loss storage key
+        self._lost: list[power_loss.Record] = []  # lost with a page, not yet ended
+        self._kept_text: str | None = None  # what is in storage under _lost_key
         self.connection = ConnectionView(self.page, self.conn, self.schedule_render)
         self.toasts = Toasts(self.page)
         self.identity = TabIdentity()
@@ -62,6 +67,7 @@ class Console:
             self.operable,
             lambda: str(self.form.inputs["id_tag"].value),
             self.activity.add,
+            self.keep_open_transactions,
         )
         self.blocks = BlocksView(self.page, lambda: self.station)
         self.faults = FaultsView(
@@ -332,52 +338,68 @@ class Console:
         station = self.station
         return station is not None and any(c.transaction_id is not None for c in station.connectors)
 
-    def on_before_unload(self, event: Any) -> None:
-        """Leaving mid-transaction asks first (the browser shows its own words)."""
-        if self.transactions_open():
-            event.preventDefault()
-            event.returnValue = "A transaction is running: leaving ends it (PowerLoss)"
-
-    def on_page_hide(self, _event: Any) -> None:
-        """The page goes: the open transactions are written down, to be ended with
-        PowerLoss after the next boot (as a station does after a power cut)."""
-        self.save()
-        station = self.station
-        if station is None or not self.transactions_open():
-            return
+    def lost_records(self) -> list[power_loss.Record]:
+        """Transactions a page of this identity lost with it, not yet ended at the
+        CSMS (read from storage once per identity)."""
         key = self.power_loss_key()
-        waiting = power_loss.load(js.localStorage.getItem(key))
-        records = power_loss.snapshot(station.protocol, station.connectors, time.time())
+        if key != self._lost_key:
+            self._lost_key, self._kept_text = key, None
+            self._lost = power_loss.load(window.localStorage.getItem(key))
+        return self._lost
+
+    def keep_open_transactions(self, station: Station) -> None:
+        """Keep the open transactions written down as they change, to be ended with
+        PowerLoss after the next boot if the page goes (as a station does after a
+        power cut): a page that goes cannot wait for Python in the worker. The page
+        asks before leaving while one is open (static/page.js)."""
+        if station is not self.station:
+            return
+        flag = "open" if self.transactions_open() else ""
+        if self.page.cache.get("transactions") != flag:
+            self.page.cache["transactions"] = flag
+            by_selector("body").dataset.transactions = flag
+        records = self.lost_records() + power_loss.snapshot(
+            station.protocol, station.connectors, time.time()
+        )
+        self._write_lost(power_loss.dump(records) if records else None)
+
+    def _write_lost(self, text: str | None) -> None:
+        if text == self._kept_text:
+            return
         try:
-            js.localStorage.setItem(key, power_loss.dump(waiting + records))
+            if text is None:
+                window.localStorage.removeItem(self._lost_key)
+            else:
+                window.localStorage.setItem(self._lost_key, text)
         except Exception as exc:  # storage full or disabled
             js.console.warn(f"[console] open transactions not kept: {exc!r}")
+            return
+        self._kept_text = text
 
     async def end_lost_transactions(self, station: Station) -> None:
-        key = self.power_loss_key()
-        records = power_loss.load(js.localStorage.getItem(key))
-        if not records:
-            return
-        js.localStorage.removeItem(key)
-        for record in records:
+        lost = self.lost_records()
+        for record in list(lost):
             if record["protocol"] != station.protocol:
                 self.activity.add(
                     f"Transaction {record['transaction_id']} lost with the page was "
                     f"{record['protocol']}, not {station.protocol}: not ended",
                     "warn",
                 )
-                continue
-            action, payload = power_loss.stop_messages(record)
-            try:
-                await station.client.call(action, payload)
-            except Exception as exc:
-                self.activity.add(f"{action} (PowerLoss) failed: {describe(exc)}", "error")
-                continue
-            self.activity.add(
-                f"Transaction {record['transaction_id']} ended at the CSMS (PowerLoss): "
-                "the page had closed mid-transaction",
-                "warn",
-            )
+            else:
+                action, payload = power_loss.stop_messages(record)
+                try:
+                    await station.client.call(action, payload)
+                except Exception as exc:
+                    self.activity.add(f"{action} (PowerLoss) failed: {describe(exc)}", "error")
+                else:
+                    self.activity.add(
+                        f"Transaction {record['transaction_id']} ended at the CSMS "
+                        "(PowerLoss): the page had closed mid-transaction",
+                        "warn",
+                    )
+            if record in lost:
+                lost.remove(record)
+            self.keep_open_transactions(station)
 
     def stop_station(self) -> None:
         if self.station is None or not self.station_running:
@@ -460,8 +482,6 @@ class Console:
         listen(by_testid("connect"), "click", lambda _e: spawn(self.connect(), "Connect"))
         listen(by_testid("disconnect"), "click", lambda _e: spawn(self.disconnect(), "Disconnect"))
         listen(by_testid("activity-clear"), "click", lambda _e: self.activity.clear())
-        listen(js.window, "pagehide", self.on_page_hide)
-        listen(js.window, "beforeunload", self.on_before_unload)
         listen(by_testid("reconnect-now"), "click", lambda _e: self.reconnect_now())
         self.faults.bind()
         self.stations.bind()
@@ -548,13 +568,16 @@ async def start() -> None:
     global _console
     try:
         route_output_to_console()
-        js.window.consoleProgress("app", "Starting the emulator…", 94)
+        window.consoleProgress("app", "Starting the emulator…", 94)
         _console = Console()
         _console.start()
-        js.window.consoleProgress("ready")
-        js.document.documentElement.dataset.ready = "true"
+        flush_writes()  # the page shows all of it as it says it is ready
+        window.consoleProgress("ready")
+        root = document.documentElement
+        root.dataset.python = "worker" if in_worker else "main"
+        root.dataset.ready = "true"
     except Exception as exc:
         import traceback
 
         js.console.error(traceback.format_exc())
-        js.window.consoleProgress("error", describe(exc))
+        window.consoleProgress("error", describe(exc))

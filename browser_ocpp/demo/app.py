@@ -16,6 +16,7 @@ from websockets.datastructures import Headers
 from ..console import static_dir
 from ..rpc.versions import SUPPORTED_PROTOCOLS
 from ..server import AuthContext, OCPPServer
+from ..server.static import CROSS_ORIGIN_ISOLATED
 from .commands import catalogue
 from .csms import COMMAND_TIMEOUT_MS, COMMAND_TIMEOUT_RANGE_MS, DemoCSMS
 from .uploads import MAX_UPLOAD_BYTES
@@ -88,9 +89,10 @@ class ConsoleServer:
         self.server = OCPPServer(**options)
         self.server.auth(self._no_foreign_pages)
         self.csms = DemoCSMS(self.server)
-        self.server.mount("/", web or static_dir())
-        self.server.mount("/pyodide/", runtime / "pyodide")
-        self.server.mount("/pyscript/", runtime / "pyscript")
+        # Isolated, so the console's Python runs in a Web Worker that reaches the page.
+        self.server.mount("/", web or static_dir(), CROSS_ORIGIN_ISOLATED)
+        self.server.mount("/pyodide/", runtime / "pyodide", CROSS_ORIGIN_ISOLATED)
+        self.server.mount("/pyscript/", runtime / "pyscript", CROSS_ORIGIN_ISOLATED)
         operator = resources.files("browser_ocpp.demo") / "operator"
         self.server.mount("/csms/", Path(str(operator)))
         self.server.route("/api/stations", self._stations)

@@ -281,10 +281,13 @@ class OCPPServer(EventEmitter):
             options.anomaly,  # type: ignore[arg-type]
         )
 
-    def mount(self, prefix: str, directory: str | Path) -> None:
+    def mount(
+        self, prefix: str, directory: str | Path, headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
         """Serve the files of ``directory`` under ``prefix`` to plain HTTP GETs on the
-        same port as the stations (pages and the CSMS then share one origin)."""
-        self._static.mount(prefix, directory)
+        same port as the stations (pages and the CSMS then share one origin), each
+        with ``headers`` as well (for example :data:`~.static.CROSS_ORIGIN_ISOLATED`)."""
+        self._static.mount(prefix, directory, headers)
 
     def route(self, path: str, handler: HttpHandler) -> None:
         """Answer plain HTTP GETs of ``path`` with ``handler(path_and_query, headers)``.

@@ -16,6 +16,7 @@ import email.utils
 import mimetypes
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -25,7 +26,7 @@ from websockets.http11 import Response
 
 from .transport import StreamedResponse
 
-__all__ = ["StaticFiles", "byte_range"]
+__all__ = ["CROSS_ORIGIN_ISOLATED", "StaticFiles", "byte_range"]
 
 ALLOW = "GET, HEAD"
 
@@ -47,6 +48,15 @@ _TYPES = {
 # and int() of thousands of digits would raise.
 _RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.ASCII | re.IGNORECASE)
 _TAG = re.compile(r'(W/)?"[^"]*"')
+
+
+CROSS_ORIGIN_ISOLATED = (
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Embedder-Policy", "require-corp"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+)
+"""Headers that make a page cross-origin isolated: it gets ``SharedArrayBuffer``,
+which Python in a Web Worker needs to reach the page's DOM synchronously."""
 
 
 def content_type(path: Path) -> str:
@@ -79,25 +89,33 @@ class StaticFiles:
     """URL prefixes mapped to folders."""
 
     def __init__(self) -> None:
-        self._mounts: list[tuple[str, Path]] = []
+        self._mounts: list[tuple[str, Path, tuple[tuple[str, str], ...]]] = []
 
     def __bool__(self) -> bool:
         return bool(self._mounts)
 
-    def mount(self, prefix: str, directory: str | Path) -> None:
-        """Serve ``directory`` under the URL ``prefix`` (longest prefix wins)."""
+    def mount(
+        self, prefix: str, directory: str | Path, headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Serve ``directory`` under the URL ``prefix`` (longest prefix wins), each
+        file's response carrying ``headers`` as well."""
         folder = Path(directory).resolve()
         if not folder.is_dir():
             raise ValueError(f"not a directory: {folder}")
         prefix = "/" + prefix.strip("/")
-        self._mounts.append((prefix.rstrip("/") + "/", folder))
+        self._mounts.append((prefix.rstrip("/") + "/", folder, tuple(headers)))
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
 
     def resolve(self, url_path: str) -> Path | None:
         """The file for ``url_path``, or None: also for anything outside the mounts
         and for dotfiles, dot-folders and links to them."""
+        found = self._find(url_path)
+        return None if found is None else found[0]
+
+    def _find(self, url_path: str) -> tuple[Path, tuple[tuple[str, str], ...]] | None:
+        """The file for ``url_path`` and its mount's headers (see :meth:`resolve`)."""
         path = unquote(urlsplit(url_path).path)
-        for prefix, folder in self._mounts:
+        for prefix, folder, headers in self._mounts:
             if path == prefix.rstrip("/") or path.startswith(prefix):
                 relative = path[len(prefix) :] if path.startswith(prefix) else ""
                 try:
@@ -112,15 +130,16 @@ class StaticFiles:
                 asked = relative.split("/")
                 if any(part.startswith(".") for part in (*asked, *inside)):
                     return None
-                return candidate if candidate.is_file() else None
+                return (candidate, headers) if candidate.is_file() else None
         return None
 
     def response(self, url_path: str, request: Headers, method: str = "GET") -> Response:
         """The answer to ``method url_path``: 200 or 206 streaming the file (HEAD: its
         headers alone), 304, 404, 405 or 416."""
-        path = self.resolve(url_path)
-        if path is None:
+        found = self._find(url_path)
+        if found is None:
             return _plain(404, "Not Found")
+        path, extra = found
         if method not in ("GET", "HEAD"):
             response = _plain(405, "Method Not Allowed")
             response.headers["Allow"] = ALLOW
@@ -130,10 +149,13 @@ class StaticFiles:
         except OSError:
             return _plain(404, "Not Found")
         try:
-            return _file_response(file, path, request, method)
+            response = _file_response(file, path, request, method)
         except BaseException:
             file.close()
             raise
+        for name, value in extra:
+            response.headers[name] = value
+        return response
 
 
 def _file_response(file: BinaryIO, path: Path, request: Headers, method: str) -> Response:

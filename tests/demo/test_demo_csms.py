@@ -57,6 +57,17 @@ def station(server: ConsoleServer, identity: str, protocol: str) -> OCPPClient:
     return OCPPClient(identity=identity, endpoint=url, protocols=[protocol], strict_mode=True)
 
 
+async def test_the_console_is_served_cross_origin_isolated(console: ConsoleServer) -> None:
+    """Its Python runs in a Web Worker that reaches the page through SharedArrayBuffer,
+    which only a cross-origin isolated page has: the page, and what it loads."""
+    for path in ("/", "/index.html"):
+        status, headers, _ = await http_get(console.server.port, path)
+        assert status == 200
+        assert headers["cross-origin-opener-policy"] == "same-origin"
+        assert headers["cross-origin-embedder-policy"] == "require-corp"
+        assert headers["cross-origin-resource-policy"] == "same-origin"
+
+
 async def test_boot_authorize_and_a_16_transaction(console: ConsoleServer) -> None:
     client = station(console, "CP-16", "ocpp1.6")
     await wait(client.connect())

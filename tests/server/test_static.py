@@ -90,6 +90,25 @@ async def test_longest_prefix_wins_and_bad_mounts_are_refused(
         server.mount("/x", tmp_path / "nope")
 
 
+async def test_a_mount_adds_its_headers_to_its_files_alone(
+    make_server: ServerFactory, site: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "page.html").write_text("<p>other</p>")
+    server = await make_server()
+    server.mount("/", site, [("Cross-Origin-Opener-Policy", "same-origin")])
+    server.mount("/other/", other)
+    for path, method in (("/index.html", "GET"), ("/index.html", "HEAD")):
+        status, headers, _ = await http_get(server.port, path, method=method)
+        assert (status, headers["cross-origin-opener-policy"]) == (200, "same-origin")
+    status, headers, body = await http_get(server.port, "/other/page.html")
+    assert (status, body) == (200, b"<p>other</p>")
+    assert "cross-origin-opener-policy" not in headers
+    status, headers, _ = await http_get(server.port, "/missing.html")
+    assert status == 404 and "cross-origin-opener-policy" not in headers
+
+
 METHODS = pytest.mark.skipif(
     "method" not in Request.__dataclass_fields__,
     reason="websockets before 17 refuses any request but GET itself",

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import js
-
 from ..ui.dom import Page, by_id
+from ..ui.elements import flush_writes
 from ..ui.output import route_output_to_console
+from ..ui.window import window
 from .check_view import CheckView
 from .fleet_view import FleetView
 from .scenario_view import ScenarioView
@@ -29,14 +29,14 @@ class BenchPage:
         self.fleet = FleetView(self.page, self.target)
         for name in VIEWS:
             self.page.listen(by_id(f"tab-{name}"), "click", self._shows(name))
-        self.page.listen(js.window, "hashchange", lambda _: self.show_hash())
-        self.page.listen(js.window, "resize", lambda _: self.fleet.draw_chart())
+        self.page.listen(window, "hashchange", lambda _: self.show_hash())
+        self.page.listen(window, "resize", lambda _: self.fleet.draw_chart())
 
     def _shows(self, name: str) -> Callable[[Any], None]:
         return lambda _event: self.show(name)
 
     def show_hash(self) -> None:
-        name = str(js.window.location.hash).lstrip("#")
+        name = str(window.location.hash).lstrip("#")
         self.show(name if name in VIEWS else VIEWS[0], push=False)
 
     def show(self, name: str, push: bool = True) -> None:
@@ -44,8 +44,8 @@ class BenchPage:
             selected = view == name
             by_id(f"view-{view}").hidden = not selected
             by_id(f"tab-{view}").setAttribute("aria-selected", str(selected).lower())
-        if push and str(js.window.location.hash) != f"#{name}":
-            js.history.replaceState(None, "", f"#{name}")
+        if push and str(window.location.hash) != f"#{name}":
+            window.history.replaceState(None, "", f"#{name}")
         if name == "fleet":
             self.fleet.draw_chart()
 
@@ -58,4 +58,5 @@ async def start() -> None:
     route_output_to_console()
     PAGE = BenchPage()
     PAGE.show_hash()
-    js.window.consoleProgress("ready")
+    flush_writes()  # the page shows all of it as it says it is ready
+    window.consoleProgress("ready")

@@ -27,7 +27,6 @@ class CheckView(CaseRunView):
         self.rows = by_id("check-rows")
         self.opened: set[str] = set()
         page.listen(self.rows, "click", self._on_click)
-        page.listen(self.rows, "keydown", self._on_key)
 
     def run(self) -> None:
         if self.running:
@@ -52,11 +51,6 @@ class CheckView(CaseRunView):
     def _on_click(self, event: Any) -> None:
         self._toggle(event)
 
-    def _on_key(self, event: Any) -> None:
-        if event.key in ("Enter", " ") and str(event.target.tagName) == "TR":
-            event.preventDefault()
-            self._toggle(event)
-
     def render_rows(self, log: RunLog) -> None:
         markup = []
         for row in log.rows.values():
@@ -64,7 +58,8 @@ class CheckView(CaseRunView):
             expanded = "true" if opened else "false"
             markup.append(
                 f'<tr class="case-row" data-case="{esc(row.id)}" data-testid="check-row" '
-                f'data-verdict="{esc(row.state)}" tabindex="0" aria-expanded="{expanded}">'
+                f'data-verdict="{esc(row.state)}" tabindex="0" aria-expanded="{expanded}" '
+                "data-toggles>"
                 f'<td class="case-id" data-label="Case">{esc(row.id)}</td>'
                 f'<td data-label="Title">{esc(row.title)}</td>'
                 f'<td class="clause" data-label="Clause">{esc(row.clause)}</td>'

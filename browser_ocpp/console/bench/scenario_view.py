@@ -3,8 +3,6 @@ live step log, a verdict per step and the run's verdict."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ...scenario import Scenario, Settings, load_source
 from ..model.example_scenario import EXAMPLE_SCENARIO
 from ..model.run_log import RunLog
@@ -29,18 +27,9 @@ class ScenarioView(CaseRunView):
         self.count = by_id("scenario-log-count")
         self.editor.value = target.stored.get("scenario-editor") or EXAMPLE_SCENARIO
         page.listen(by_id("scenario-reset"), "click", lambda _: self.reset())
-        page.listen(self.editor, "keydown", self._on_key)
-
-    def _on_key(self, event: Any) -> None:
-        if event.key == "Tab":  # indent, not leave the editor
-            event.preventDefault()
-            start, end = int(self.editor.selectionStart), int(self.editor.selectionEnd)
-            text = str(self.editor.value)
-            self.editor.value = text[:start] + "    " + text[end:]
-            self.editor.selectionStart = self.editor.selectionEnd = start + 4
-        elif event.key == "Enter" and (event.ctrlKey or event.metaKey):
-            event.preventDefault()
-            self.run()
+        # static/page.js: Tab indents, Ctrl+Enter runs.
+        self.editor.dataset.indent = "4"
+        self.editor.dataset.submit = "#scenario-run"
 
     def reset(self) -> None:
         self.editor.value = EXAMPLE_SCENARIO

@@ -6,10 +6,9 @@ from __future__ import annotations
 import contextlib
 import json
 
-import js
-
 from ..model.settings import SettingsError, default_endpoint
 from ..ui.dom import by_id, present
+from ..ui.window import document, window
 
 __all__ = ["STORAGE_KEY", "Target"]
 
@@ -24,12 +23,12 @@ class Target:
         self.error = by_id("bench-error")
         self.stored: dict[str, str] = {}
         try:
-            loaded = json.loads(js.localStorage.getItem(STORAGE_KEY) or "{}")
+            loaded = json.loads(window.localStorage.getItem(STORAGE_KEY) or "{}")
             if isinstance(loaded, dict):
                 self.stored = {str(k): str(v) for k, v in loaded.items()}
         except Exception:  # storage off, or not ours: start from the defaults
             self.stored = {}
-        location = js.window.location
+        location = window.location
         by_id("bench-csms").value = default_endpoint(str(location.protocol), str(location.host))
         for element_id, value in self.stored.items():
             element = by_id(element_id)
@@ -49,12 +48,12 @@ class Target:
         for element_id in [*TARGET_FIELDS.values(), *element_ids]:
             self.stored[element_id] = self.value(element_id)
         with contextlib.suppress(Exception):  # storage full or off: the bench still runs
-            js.localStorage.setItem(STORAGE_KEY, json.dumps(self.stored))
+            window.localStorage.setItem(STORAGE_KEY, json.dumps(self.stored))
 
     def clear_error(self) -> None:
         self.error.hidden = True
         self.error.textContent = ""
-        for element in js.document.querySelectorAll('.bench [aria-invalid="true"]'):
+        for element in document.querySelectorAll('.bench [aria-invalid="true"]'):
             element.removeAttribute("aria-invalid")
 
     def show_error(self, message: str, element_id: str | None = None) -> None:

@@ -1,5 +1,5 @@
 """A page closed or reloaded mid-transaction is a station that lost its power: the
-open transactions are written down as the page goes (``snapshot``) and, once the
+open transactions are kept written down while they run (``snapshot``) and, once the
 station is booted again, ended at the CSMS with reason PowerLoss, as a real station
 does after a power cut (``stop_messages``).  Pure (no ``js``)."""
 
@@ -13,7 +13,7 @@ from typing import Any
 from ...emulator import messages as msg
 from ...emulator.connectors import Connector
 
-__all__ = ["STORAGE_PREFIX", "dump", "load", "snapshot", "stop_messages"]
+__all__ = ["STORAGE_PREFIX", "Record", "dump", "load", "snapshot", "stop_messages"]
 
 STORAGE_PREFIX = "browser-ocpp.console.power-loss:"  # + identity
 MEASURANDS = ("Energy.Active.Import.Register",)

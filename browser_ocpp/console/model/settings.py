@@ -15,6 +15,7 @@ from ...peer.urls import station_url
 
 __all__ = [
     "DEFAULTS",
+    "FORM_KEY",
     "LIVE_KEYS",
     "STATION_KEYS",
     "STORAGE_KEY",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 STORAGE_KEY = "browser-ocpp.console.v1"
+FORM_KEY = "browser-ocpp.console.form:"  # + the page's path: static/page.js writes it
 MAX_CONNECTORS = 8
 VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 

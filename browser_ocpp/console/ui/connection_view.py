@@ -7,10 +7,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import js
-
 from ..model.connection import ConnectionState
-from .dom import Page, by_id, by_testid
+from .dom import Page, by_id, by_selector, by_testid
 
 __all__ = ["ConnectionView"]
 
@@ -31,14 +29,14 @@ class ConnectionView:
         by_id("conn-fields").disabled = not closed
         by_id("station-fields").disabled = not closed
         by_id("station-lock-hint").hidden = closed
-        js.document.body.dataset.conn = name
+        by_selector("body").dataset.conn = name
         self.changed()
 
     def show_text(self) -> None:
         now = time.monotonic()
         text = self.state.text(now)
         self.page.set_text(by_testid("conn-state"), "conn-state", text)
-        self.page.set_text(by_id("top-state").querySelector(".pill-text"), "top-state", text)
+        self.page.set_text(by_selector('[id="top-state"] .pill-text'), "top-state", text)
         left = self.state.seconds_left(now)
         button = by_testid("reconnect-now")
         button.hidden = left is None

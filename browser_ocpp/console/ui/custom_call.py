@@ -41,6 +41,11 @@ class CustomCall:
         self.error_box = by_testid("custom-error")
         self.result_box = by_testid("custom-result")
         self.raw_box.checked = bool(stored.get("raw"))
+        # static/page.js: Tab indents, Ctrl+Enter sends, and what is typed is kept.
+        self.editor.dataset.indent = "2"
+        self.editor.dataset.submit = '[data-testid="custom-send"]'
+        for element, key in self._kept():
+            element.dataset.keep = key
         self._filled_for = ""
         self._restored = False
         self._error_line: int | None = None
@@ -49,6 +54,13 @@ class CustomCall:
     @property
     def raw(self) -> bool:
         return bool(self.raw_box.checked)
+
+    def _kept(self) -> tuple[tuple[Any, str], ...]:
+        return (
+            (self.select, "custom_action"),
+            (self.editor, "custom_payload"),
+            (self.raw_box, "custom_raw"),
+        )
 
     def state(self) -> dict[str, str | bool]:
         """What is saved with the settings."""
@@ -66,7 +78,6 @@ class CustomCall:
         listen(by_testid("custom-send"), "click", lambda _e: self.send_soon())
         listen(self.editor, "input", self.on_input)
         listen(self.editor, "scroll", self.on_scroll)
-        listen(self.editor, "keydown", self.on_keydown)
 
     def send_soon(self) -> None:
         self.page.spawn(self.send(), "Custom call")
@@ -243,14 +254,3 @@ class CustomCall:
 
     def on_scroll(self, _event: Any) -> None:
         by_id("custom-gutter").scrollTop = self.editor.scrollTop
-
-    def on_keydown(self, event: Any) -> None:
-        if event.key == "Tab" and not event.shiftKey:
-            event.preventDefault()
-            start, end = int(self.editor.selectionStart), int(self.editor.selectionEnd)
-            value = str(self.editor.value)
-            self.editor.value = value[:start] + "  " + value[end:]
-            self.editor.selectionStart = self.editor.selectionEnd = start + 2
-        elif event.key == "Enter" and (event.ctrlKey or event.metaKey):
-            event.preventDefault()
-            self.send_soon()

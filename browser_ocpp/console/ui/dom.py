@@ -13,29 +13,57 @@ import js
 from pyodide.ffi import create_proxy
 
 from ...rpc.errors import RPCError
+from .elements import Element, events_to
 
 __all__ = [
     "Page",
     "by_id",
+    "by_selector",
     "by_testid",
     "describe",
     "esc",
+    "forget_lookups",
     "highlight_json",
     "present",
     "status_value",
 ]
 
 
+_found: dict[str, Element] = {}
+"""Elements by id or test id (see :mod:`.elements`: each is looked up in the page at
+most once, when first read); whoever replaces markup holding some of them calls
+:func:`forget_lookups`."""
+
+
+def forget_lookups() -> None:
+    """Look elements up afresh: markup holding some of them was replaced."""
+    _found.clear()
+
+
+def _element(selector: str) -> Element:
+    element = _found.get(selector)
+    if element is None:
+        element = _found[selector] = Element(selector)
+    return element
+
+
 def by_testid(testid: str) -> Any:
-    return js.document.querySelector(f'[data-testid="{testid}"]')
+    return _element(f'[data-testid="{testid}"]')
 
 
 def by_id(element_id: str) -> Any:
-    return js.document.getElementById(element_id)
+    return _element(f'[id="{element_id}"]')
+
+
+def by_selector(selector: str) -> Any:
+    """The first element ``selector`` matches (its writes queued, as by_id's)."""
+    return _element(selector)
 
 
 def present(found: Any) -> bool:
     """Whether a DOM lookup found something (JS null arrives as ``jsnull``, not None)."""
+    if isinstance(found, Element):
+        return found.exists()
     return found is not None and type(found).__name__ != "JsNull"
 
 
@@ -87,8 +115,14 @@ class Page:
         self.cache: dict[str, str] = {}
         self._proxies: list[Any] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._routes: dict[tuple[str, str], list[Callable[[Any], None]]] = {}
 
     def listen(self, element: Any, event: str, handler: Callable[[Any], Any]) -> None:
+        """Call ``handler(event)`` for ``event`` at ``element`` or inside it. An
+        :class:`Element`'s events come through one listener per event type on the page
+        (static/page.js), registered with the batched writes: an ``addEventListener``
+        of its own would be a round trip to the page per listener."""
+
         def guarded(evt: Any) -> None:
             try:
                 handler(evt)
@@ -96,9 +130,19 @@ class Page:
                 js.console.error(f"[console] {event} handler failed: {exc!r}")
                 self.report(f"Internal error: {describe(exc)}")
 
+        if isinstance(element, Element):
+            if not self._routes:
+                self._proxies.append(events_to(self._dispatch))
+            self._routes.setdefault((event, element.selector), []).append(guarded)
+            element.route(event)
+            return
         proxy = create_proxy(guarded)
         self._proxies.append(proxy)
         element.addEventListener(event, proxy)
+
+    def _dispatch(self, selector: str, event: Any) -> None:
+        for handler in self._routes.get((str(event.type), selector), ()):
+            handler(event)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

@@ -10,6 +10,7 @@ from typing import Any
 from ...emulator import Station
 from ..model.faults import FaultSettings, error_codes, parse_faults
 from .dom import Page, by_id, by_testid, describe, esc, present
+from .elements import read_all
 from .notices import Notices
 
 __all__ = ["FaultsView"]
@@ -59,12 +60,17 @@ class FaultsView:
 
     def apply(self) -> None:
         """The form's fault settings onto the current station (a new one gets them too)."""
+        delay, reject, actions, drop = read_all(
+            [
+                (by_testid("fault-delay"), "value"),
+                (by_testid("fault-reject"), "value"),
+                (by_testid("fault-actions"), "value"),
+                (by_testid("fault-drop"), "checked"),
+            ]
+        )
         try:
             self.settings = parse_faults(
-                str(by_testid("fault-delay").value),
-                str(by_testid("fault-reject").value),
-                str(by_testid("fault-actions").value),
-                bool(by_testid("fault-drop").checked),
+                str(delay or ""), str(reject or ""), str(actions or ""), bool(drop)
             )
         except ValueError as exc:
             self.notices.show("fault-error", str(exc))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import js
 
 from ..model.settings import random_identity
+from .window import settled, window
 
 __all__ = ["TabIdentity"]
 
@@ -22,7 +23,7 @@ class TabIdentity:
     def remembered() -> str | None:
         """The identity this tab used before a reload (a duplicated tab has it too)."""
         try:
-            text = js.sessionStorage.getItem(SESSION_KEY)
+            text = window.sessionStorage.getItem(SESSION_KEY)
         except Exception:
             return None
         return str(text) if text else None
@@ -30,7 +31,7 @@ class TabIdentity:
     @staticmethod
     def remember(identity: str) -> None:
         try:
-            js.sessionStorage.setItem(SESSION_KEY, identity)
+            window.sessionStorage.setItem(SESSION_KEY, identity)
         except Exception as exc:  # storage disabled
             js.console.warn(f"[console] identity not kept for this tab: {exc!r}")
 
@@ -39,10 +40,10 @@ class TabIdentity:
         another tab of this browser holds it."""
         if identity == self.claimed:
             return True
-        if not await js.window.consoleIdentity.claim(identity):
+        if not await settled(window.consoleIdentity.claim(identity)):
             return False
         if self.claimed is not None:
-            js.window.consoleIdentity.release(self.claimed)
+            window.consoleIdentity.release(self.claimed)
         self.claimed = identity
         self.remember(identity)
         return True

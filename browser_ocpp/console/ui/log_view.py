@@ -14,6 +14,7 @@ from pyodide.ffi import to_js
 from ..model.formatting import clock
 from ..model.message_log import LogEntry, MessageLog, matches
 from .dom import Page, by_id, by_testid, esc, highlight_json, present
+from .window import document
 
 __all__ = ["LOG_ROWS", "LogView", "log_row"]
 
@@ -141,11 +142,11 @@ class LogView:
         options = to_js({"type": "application/json"}, dict_converter=js.Object.fromEntries)
         blob = js.Blob.new(to_js([text]), options)
         url = js.URL.createObjectURL(blob)
-        link = js.document.createElement("a")
+        link = document.createElement("a")
         link.href = url
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", identity)
         link.download = f"ocpp-log-{safe}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        js.document.body.appendChild(link)
+        document.body.appendChild(link)
         link.click()
         link.remove()
         self.page.loop.call_later(30, lambda: js.URL.revokeObjectURL(url))

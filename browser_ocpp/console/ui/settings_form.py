@@ -11,7 +11,9 @@ import js
 
 from ..model import settings as model
 from .dom import by_id, by_testid
+from .elements import read_all
 from .notices import Notices
+from .window import window
 
 __all__ = ["FIELDS", "SettingsForm", "reconnect_options"]
 
@@ -54,22 +56,30 @@ class SettingsForm:
     def __init__(self, notices: Notices) -> None:
         self.notices = notices
         self.inputs = {key: by_testid(testid) for key, (testid, _) in FIELDS.items()}
+        for key, element in self.inputs.items():
+            element.dataset.keep = key  # static/page.js writes it down as the page goes
         self.stored_custom: dict[str, Any] = {}
         self.extra: dict[str, str] = {}  # other parts' state saved with the settings
         self.error_shown = False  # a field error is on show (see recheck)
 
     def default_endpoint(self) -> str:
-        return model.default_endpoint(js.location.protocol, js.location.host)
+        return model.default_endpoint(window.location.protocol, window.location.host)
 
     def value(self, key: str) -> str:
         return str(self.inputs[key].value).strip()
 
     def read(self) -> dict[str, Any]:
-        raw: dict[str, Any] = {}
-        for key, (_, kind) in FIELDS.items():
-            element = self.inputs[key]
-            raw[key] = bool(element.checked) if kind == "check" else str(element.value)
-        return raw
+        kinds = {key: kind for key, (_, kind) in FIELDS.items()}
+        values = read_all(
+            [
+                (self.inputs[key], "checked" if kind == "check" else "value")
+                for key, kind in kinds.items()
+            ]
+        )
+        return {
+            key: bool(value) if kind == "check" else str(value if value is not None else "")
+            for (key, kind), value in zip(kinds.items(), values, strict=True)
+        }
 
     def write(self, settings: dict[str, Any]) -> None:
         for key, (_, kind) in FIELDS.items():
@@ -90,11 +100,8 @@ class SettingsForm:
     def load(self) -> dict[str, Any]:
         stored: dict[str, Any] = {}
         try:
-            text = js.localStorage.getItem(model.STORAGE_KEY)
-            if text:
-                loaded = json.loads(text)
-                if isinstance(loaded, dict):
-                    stored = loaded
+            stored = _stored_dict(window.localStorage.getItem(model.STORAGE_KEY))
+            stored.update(self._form_as_it_went())
         except Exception as exc:
             js.console.warn(f"[console] stored settings ignored: {exc!r}")
         settings = model.coerce_settings(stored, strict=False)
@@ -109,13 +116,23 @@ class SettingsForm:
         }
         return settings
 
+    @staticmethod
+    def _form_as_it_went() -> dict[str, Any]:
+        """The form as static/page.js wrote it when the page last went: newer than the
+        settings saved as they changed, which Python in the worker may not have had
+        the time to write (taken once)."""
+        key = model.FORM_KEY + str(window.location.pathname)
+        form = _stored_dict(window.localStorage.getItem(key))
+        window.localStorage.removeItem(key)
+        return form
+
     def save(self) -> None:
         raw = self.read()
         if raw["endpoint"].strip() == self.default_endpoint():
             raw["endpoint"] = ""  # follow the page's host if it moves
         raw.update(self.extra)
         try:
-            js.localStorage.setItem(model.STORAGE_KEY, json.dumps(raw))
+            window.localStorage.setItem(model.STORAGE_KEY, json.dumps(raw))
         except Exception as exc:  # storage full or disabled
             js.console.warn(f"[console] settings not saved: {exc!r}")
 
@@ -153,3 +170,13 @@ class SettingsForm:
         identity = self.value("identity")
         by_id("url-preview").textContent = model.preview_url(self.value("endpoint"), identity)
         by_id("top-ident").textContent = identity
+
+
+def _stored_dict(text: Any) -> dict[str, Any]:
+    """A JSON object from storage (nothing stored: empty); ValueError otherwise."""
+    if not text:
+        return {}
+    loaded = json.loads(str(text))
+    if not isinstance(loaded, dict):
+        raise ValueError(f"not a JSON object: {str(text)[:40]!r}")
+    return loaded

@@ -3,6 +3,7 @@ cards with their buttons (plug, start, stop, suspend, resume, fault, meter)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,17 @@ from ...emulator import ConnectorStatus, Station
 from ..model.blocks import limit_text, reservation_text
 from ..model.formatting import format_energy_kwh, format_power_kw, format_soc
 from ..model.settings import plain
-from .dom import Page, by_id, by_testid, describe, esc, present, status_value
+from .dom import (
+    Page,
+    by_id,
+    by_selector,
+    by_testid,
+    describe,
+    esc,
+    forget_lookups,
+    present,
+    status_value,
+)
 
 __all__ = ["StationView", "connector_card"]
 
@@ -19,7 +30,8 @@ __all__ = ["StationView", "connector_card"]
 class StationView:
     """``station()`` is the current station (or None); ``online()`` whether its
     connectors can be used (connected, or powered up and offline: it charges and
-    queues on); ``default_tag()`` the idTag a new card starts with."""
+    queues on); ``default_tag()`` the idTag a new card starts with; ``rendered(station)``
+    runs after each render."""
 
     def __init__(
         self,
@@ -28,11 +40,13 @@ class StationView:
         online: Callable[[], bool],
         default_tag: Callable[[], str],
         report: Callable[[str, str], None],
+        rendered: Callable[[Station], None] = lambda _station: None,
     ) -> None:
         self.page, self.station, self.online = page, station, online
-        self.default_tag, self.report = default_tag, report
+        self.default_tag, self.report, self.rendered = default_tag, report, rendered
         self.connector_ids: list[int] = []
         self.busy: set[int] = set()
+        self._locks: dict[int, asyncio.Lock] = {}
         self._pending = False
 
     def bind(self) -> None:
@@ -58,13 +72,14 @@ class StationView:
         self.page.set_text(by_testid("heartbeat-interval"), "heartbeat", every)
         self.render_configuration(station.configuration)
         self.render_connectors(station)
+        self.rendered(station)
 
     def render_configuration(self, configuration: dict[str, Any]) -> None:
         rows = "".join(
             f"<tr><th>{esc(key)}</th><td>{esc(value)}</td></tr>"
             for key, value in sorted(configuration.items())
         )
-        if self.page.set_html(by_id("config-table").tBodies[0], "config", rows):
+        if self.page.set_html(by_selector('[id="config-table"] tbody'), "config", rows):
             by_id("config-count").textContent = f"({len(configuration)} keys)"
 
     def render_connectors(self, station: Station) -> None:
@@ -76,6 +91,7 @@ class StationView:
             self.connector_ids = ids
             tag = self.default_tag()
             by_id("connectors-list").innerHTML = "".join(connector_card(i, tag) for i in ids)
+            forget_lookups()
             self.page.forget("cn:")
         online = self.online()
         now = datetime.now(UTC)
@@ -95,9 +111,7 @@ class StationView:
     def render_connector(self, c: Any, online: bool) -> None:
         n = c.id
         status = status_value(c.status)
-        card = by_testid(f"connector-{n}")
-        if not present(card):
-            return
+        card = by_testid(f"connector-{n}")  # written to only: no look-up
         key = f"cn:{n}"
         busy = n in self.busy
         state = repr((status, c.plugged, c.transaction_id, c.id_tag, online, busy))
@@ -108,7 +122,7 @@ class StationView:
         if self.page.cache.get(f"{key}socbar") != soc:
             self.page.cache[f"{key}socbar"] = soc
             width = 0 if c.soc is None else max(0.0, min(100.0, float(c.soc)))
-            card.querySelector(".socbar > span").style.width = f"{width:.1f}%"
+            inside(n, ".socbar > span").style.width = f"{width:.1f}%"
         if self.page.cache.get(f"{key}state") == state:
             return
         self.page.cache[f"{key}state"] = state
@@ -123,10 +137,10 @@ class StationView:
             if tx is not None
             else '<span class="muted">No transaction</span>'
         )
-        tx_box = card.querySelector(".tx")
+        tx_box = inside(n, ".tx")
         tx_box.innerHTML = tx_html
         tx_box.title = "" if tx is None else f"Transaction {tx}, idTag {c.id_tag or '—'}"
-        cable = card.querySelector(".cable")
+        cable = inside(n, ".cable")
         cable.textContent = "plugged in" if c.plugged else "unplugged"
         cable.dataset.plugged = "true" if c.plugged else "false"
         faulted = status == ConnectorStatus.FAULTED.value
@@ -145,14 +159,11 @@ class StationView:
             by_testid(f"{action}-{n}").disabled = not (online and allowed and not busy)
         fault_button = by_testid(f"fault-{n}")
         fault_button.textContent = "Clear fault" if faulted else "Fault"
-        fault_button.setAttribute("aria-pressed", "true" if faulted else "false")
+        fault_button.ariaPressed = "true" if faulted else "false"
 
     def render_blocks(self, station: Station, c: Any, now: datetime) -> None:
         """The connector's charging limit (and what sets it) and its reservation."""
         n, key = c.id, f"cn:{c.id}"
-        card = by_testid(f"connector-{n}")
-        if not present(card):
-            return
         config = station.config
         watts, source = station.charging.limit_source(n)
         limit = limit_text(watts, source, config.voltage_v, config.phases)
@@ -166,6 +177,16 @@ class StationView:
         badge.hidden = reservation is None
 
     async def act(self, action: str, n: int) -> None:
+        """Carry out a button's ``action`` on connector ``n``, after the ones clicked
+        before it on that connector (a click does not wait for the render of the one
+        before it to reach the page)."""
+        async with self._queue(n):
+            await self._act(action, n)
+
+    def _queue(self, n: int) -> asyncio.Lock:
+        return self._locks.setdefault(n, asyncio.Lock())
+
+    async def _act(self, action: str, n: int) -> None:
         station = self.station()
         if station is None or not self.online():
             return
@@ -197,12 +218,20 @@ class StationView:
             self.schedule()
 
     def on_click(self, event: Any) -> None:
+        # No check of ``disabled`` here: the browser sends no clicks to a disabled
+        # button, and by the time a click reaches the worker a render may have
+        # disabled the one that was clicked while it was enabled.
         button = event.target.closest("button[data-act]")
-        if not present(button) or button.disabled:
+        if not present(button):
             return
         action = str(button.dataset.act)
         n = int(button.dataset.n)
         self.page.spawn(self.act(action, n), f"Connector {n} {action}")
+
+
+def inside(n: int, selector: str) -> Any:
+    """The element ``selector`` finds in connector ``n``'s card."""
+    return by_selector(f'[data-testid="connector-{n}"] {selector}')
 
 
 def connector_card(n: int, default_tag: str) -> str:
