@@ -68,8 +68,20 @@ def open_against(
     return page
 
 
-def set_payload(page: Page, action: str, payload: Any) -> None:
+def choose(page: Page, action: str, *, raw: bool = False) -> None:
+    """Choose ``action`` and wait for its template, which the worker fills in."""
     page.get_by_test_id("custom-action").select_option(action)
+    wait_template(page, action, raw=raw)
+
+
+def wait_template(page: Page, action: str, *, raw: bool = False) -> None:
+    kind = "raw" if raw else "call"
+    filled = re.compile(f"/{re.escape(action)}/{kind}$")
+    expect(page.get_by_test_id("custom-payload")).to_have_attribute("data-filled-for", filled)
+
+
+def set_payload(page: Page, action: str, payload: Any) -> None:
+    choose(page, action)
     text = payload if isinstance(payload, str) else json.dumps(payload, indent=2)
     page.get_by_test_id("custom-payload").fill(text)
 
@@ -106,7 +118,7 @@ def test_strict_off_sends_as_written_and_raw_frames_go_as_typed(
     assert select.locator("option[value=Reset]").is_disabled()
     assert select.locator("option[value=Heartbeat]").is_enabled()
     # Templates are realistic: connector 1, a plausible status.
-    select.select_option("StatusNotification")
+    choose(page, "StatusNotification")
     template = json.loads(page.get_by_test_id("custom-payload").input_value())
     assert template == {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
 
@@ -119,6 +131,7 @@ def test_strict_off_sends_as_written_and_raw_frames_go_as_typed(
     assert any('"Bogus"' in text for text in csms16.frames_with("StatusNotification"))
 
     page.get_by_test_id("custom-raw").check()
+    wait_template(page, "StatusNotification", raw=True)
     assert select.locator("option[value=Reset]").is_enabled()
     raw = json.loads(page.get_by_test_id("custom-payload").input_value())
     assert raw[0] == 2 and raw[2] == "StatusNotification"
@@ -127,7 +140,7 @@ def test_strict_off_sends_as_written_and_raw_frames_go_as_typed(
     page.get_by_test_id("custom-send").click()
     out = page.locator("[data-testid=log-row][data-direction=out][data-kind=bad]")
     expect(out.first).to_contain_text("FormationViolation", timeout=20_000)
-    select.select_option("Reset")
+    choose(page, "Reset", raw=True)
     page.get_by_test_id("custom-payload").fill('[2,"raw-2","Reset",{"type":"Soft"}]')
     page.get_by_test_id("custom-send").click()
     reset = page.locator("[data-testid=log-row][data-direction=out][data-action=Reset]")

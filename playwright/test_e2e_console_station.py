@@ -206,6 +206,8 @@ def test_offline_switch_queue_and_faults(context: BrowserContext, console: Conso
     page.locator("#faults-box > summary").click()
     page.get_by_test_id("fault-reject").select_option("SecurityError")
     page.get_by_test_id("fault-actions").fill("Reset")
+    # The worker applies the panel a moment later; its summary says when it has.
+    expect(page.get_by_test_id("faults-state")).to_contain_text("for Reset")
     answer = command(console, "CP-FAULTS", "Reset", {"type": "Soft"})
     assert (answer["ok"], answer.get("code")) == (False, "SecurityError")
     assert command(console, "CP-FAULTS", "ClearCache", {})["ok"] is True  # others answered

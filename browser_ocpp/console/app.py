@@ -40,6 +40,10 @@ from .ui.window import document, in_worker, window
 
 __all__ = ["start"]
 
+KEEP_FRESH_S = 10.0
+"""How often the open transactions are written down again while nothing else changes:
+their PowerLoss stop is dated by the last write before the page went."""
+
 
 class Console:
     def __init__(self) -> None:
@@ -57,6 +61,8 @@ class Console:
         self._lost_key: str | None = None  # the identity's power-loss storage key
         self._lost: list[power_loss.Record] = []  # lost with a page, not yet ended
         self._kept_text: str | None = None  # what is in storage under _lost_key
+        self._kept_shape: str | None = None  # ... without the time it was written
+        self._kept_at = 0.0
         self.connection = ConnectionView(self.page, self.conn, self.schedule_render)
         self.toasts = Toasts(self.page)
         self.identity = TabIdentity()
@@ -343,7 +349,7 @@ class Console:
         CSMS (read from storage once per identity)."""
         key = self.power_loss_key()
         if key != self._lost_key:
-            self._lost_key, self._kept_text = key, None
+            self._lost_key, self._kept_text, self._kept_shape = key, None, None
             self._lost = power_loss.load(window.localStorage.getItem(key))
         return self._lost
 
@@ -358,9 +364,14 @@ class Console:
         if self.page.cache.get("transactions") != flag:
             self.page.cache["transactions"] = flag
             by_selector("body").dataset.transactions = flag
-        records = self.lost_records() + power_loss.snapshot(
-            station.protocol, station.connectors, time.time()
-        )
+        now = time.time()
+        current = power_loss.snapshot(station.protocol, station.connectors, now)
+        lost = self.lost_records()
+        shape = power_loss.dump(lost + [{**record, "at": None} for record in current])
+        if shape == self._kept_shape and (not current or now - self._kept_at < KEEP_FRESH_S):
+            return  # the same transactions: their time is rewritten every KEEP_FRESH_S
+        self._kept_shape, self._kept_at = shape, now
+        records = lost + current
         self._write_lost(power_loss.dump(records) if records else None)
 
     def _write_lost(self, text: str | None) -> None:

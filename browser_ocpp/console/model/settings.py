@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 STORAGE_KEY = "browser-ocpp.console.v1"
-FORM_KEY = "browser-ocpp.console.form:"  # + the page's path: static/page.js writes it
+FORM_KEY = "browser-ocpp.console.form"  # in sessionStorage: static/page.js writes it
 MAX_CONNECTORS = 8
 VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 

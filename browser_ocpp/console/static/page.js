@@ -34,23 +34,38 @@ window.consoleRead = (asked) =>
     return element === null ? null : element[name];
   }));
 
-// [[selector, property, "dataset.name", "style.name" or "@listen", value], ...] as JSON,
-// in order.
-window.consoleApply = (ops) => {
-  for (const [selector, path, value] of JSON.parse(ops)) {
-    if (path === "@listen") {
-      route(value, selector);
-      continue;
+function apply(selector, path, value) {
+  if (path === "@listen") {
+    route(value, selector);
+    return;
+  }
+  const element = document.querySelector(selector);
+  if (element === null) return;
+  if (path === "@trim") {  // [keep, newest last]: drop the oldest children
+    const [keep, newestLast] = value;
+    while (element.childElementCount > keep) {
+      (newestLast ? element.firstElementChild : element.lastElementChild).remove();
     }
-    const element = document.querySelector(selector);
-    if (element === null) continue;
+  } else if (path.startsWith("@")) {
+    element[path.slice(1)](...value);
+  } else {
     const [part, name] = path.split(".");
     if (name === undefined) element[part] = value;
     else if (part === "dataset" || part === "style") element[part][name] = value;
   }
-};
+}
 
-export const FORM_KEY = "browser-ocpp.console.form:";  // + the page's path
+// [[selector, property, "dataset.name", "style.name", "@method" (value: its arguments),
+// "@trim" or "@listen", value], ...] as JSON, in order.
+window.consoleApply = (ops) => {
+  for (const [selector, path, value] of JSON.parse(ops)) {
+    try {
+      apply(selector, path, value);
+    } catch (error) {  // one bad write does not take the rest of the batch with it
+      console.error("[console] a write to", selector, path, "failed:", error);
+    }
+  }
+};
 
 document.addEventListener("keydown", (event) => {
   const target = event.target;
@@ -79,14 +94,17 @@ window.addEventListener("beforeunload", (event) => {
   }
 });
 
+// The form as the page goes, in this tab's sessionStorage (a reload keeps it, other
+// tabs do not see it) under the key the Python names (html[data-keep-key]).
 window.addEventListener("pagehide", () => {
+  const key = document.documentElement.dataset.keepKey;
+  if (!key) return;
   const kept = {};
   for (const element of document.querySelectorAll("[data-keep]")) {
     kept[element.dataset.keep] = element.type === "checkbox" ? element.checked : element.value;
   }
-  if (Object.keys(kept).length === 0) return;
   try {
-    localStorage.setItem(FORM_KEY + location.pathname, JSON.stringify(kept));
+    sessionStorage.setItem(key, JSON.stringify(kept));
   } catch {
     // storage full or disabled: the settings saved as they changed are what is kept
   }

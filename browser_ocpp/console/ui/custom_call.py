@@ -96,7 +96,7 @@ class CustomCall:
             stored = self.stored
             if stored.get("payload") and stored.get("action") == choice and not self._restored:
                 self.editor.value = str(stored["payload"])
-                self._filled_for = self._key(choice)
+                self._mark_filled(self._key(choice))
                 self.update_gutter()
             else:
                 self.fill_template()
@@ -107,6 +107,13 @@ class CustomCall:
         options = "".join(f'<option value="{esc(a)}"{off}>{esc(a)}</option>' for a in group.actions)
         label = esc(group.label)
         return f'<optgroup label="{label}" data-raw-only="{group.raw_only}">{options}</optgroup>'
+
+    def _mark_filled(self, key: str) -> None:
+        """The editor holds ``key``'s template (or what was typed over it); the page
+        says which (``data-filled-for``): in the worker a template arrives a moment
+        after the choice, and what is typed before it would be overwritten."""
+        self._filled_for = key
+        self.editor.dataset.filledFor = key
 
     def _key(self, action: str) -> str:
         return f"{self.protocol()}/{action}/{'raw' if self.raw else 'call'}"
@@ -128,7 +135,7 @@ class CustomCall:
             self.editor.value = model.raw_template(action, payload)
         else:
             self.editor.value = json.dumps(payload, indent=2, ensure_ascii=False)
-        self._filled_for = self._key(action)
+        self._mark_filled(self._key(action))
         self.clear_feedback()
         self.changed()
 

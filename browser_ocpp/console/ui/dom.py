@@ -47,12 +47,17 @@ def _element(selector: str) -> Element:
     return element
 
 
+def _quoted(text: str) -> str:
+    """``text`` as a CSS string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def by_testid(testid: str) -> Any:
-    return _element(f'[data-testid="{testid}"]')
+    return _element(f"[data-testid={_quoted(testid)}]")
 
 
 def by_id(element_id: str) -> Any:
-    return _element(f'[id="{element_id}"]')
+    return _element(f"[id={_quoted(element_id)}]")
 
 
 def by_selector(selector: str) -> Any:

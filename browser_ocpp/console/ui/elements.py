@@ -92,6 +92,16 @@ class Element:
     def exists(self) -> bool:
         return self._look() is not None
 
+    def queue(self, method: str, *args: Any) -> None:
+        """Call ``method(*args)`` on the element with the next flush (JSON arguments;
+        nothing happens where no element matches)."""
+        _queue_write(self._selector, "@" + method, list(args))
+
+    def trim(self, keep: int, *, newest_last: bool) -> None:
+        """Leave the element ``keep`` children at most, dropping the oldest: the
+        first ones if the newest are added last, else the last ones (next flush)."""
+        _queue_write(self._selector, "@trim", [keep, newest_last])
+
     def route(self, event: str) -> None:
         """Have the page send ``event`` at this element or inside it to the dispatcher
         (see :func:`events_to`), from the next flush on."""
@@ -136,7 +146,10 @@ class _Part:
         return getattr(getattr(self._owner._look(), self._name), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        _queue_write(self._owner.selector, f"{self._name}.{name}", str(value))
+        if isinstance(value, str):
+            _queue_write(self._owner.selector, f"{self._name}.{name}", value)
+        else:
+            setattr(getattr(self._owner._look(), self._name), name, value)
 
 
 def _unwrapping(method: Any) -> Any:

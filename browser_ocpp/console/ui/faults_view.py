@@ -93,7 +93,9 @@ class FaultsView:
         hint.dataset.queued = "true" if queued else "false"
         offline = station is not None and station.offline
         switch = by_testid("offline")
-        switch.checked = offline
+        if self.page.cache.get("offline") != str(offline):  # not over a click on its way
+            self.page.cache["offline"] = str(offline)
+            switch.checked = offline
         switch.disabled = station is None or not (station.booted or offline)
         by_id("faults-box").dataset.active = "true" if self.settings.active else "false"
         self.page.set_text(by_testid("faults-state"), "faults-state", self.summary())
@@ -124,7 +126,7 @@ class FaultsView:
     def on_click(self, event: Any) -> None:
         button = event.target.closest("button[data-fault]")
         station = self.station()
-        if not present(button) or button.disabled or station is None:
+        if not present(button) or station is None:  # (no clicks reach a disabled one)
             return
         name = str(button.dataset.fault)
         faults = station.faults

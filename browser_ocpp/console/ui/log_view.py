@@ -77,11 +77,11 @@ class LogView:
                 self.box.innerHTML = "".join(log_row(e) for e in shown[-LOG_ROWS:])
                 self._dom_rows = min(len(shown), LOG_ROWS)
             else:
-                self.box.insertAdjacentHTML("beforeend", "".join(log_row(e) for e in shown))
+                self.box.queue("insertAdjacentHTML", "beforeend", "".join(map(log_row, shown)))
                 self._dom_rows += len(shown)
-                while self._dom_rows > LOG_ROWS:
-                    self.box.firstElementChild.remove()
-                    self._dom_rows -= 1
+                if self._dom_rows > LOG_ROWS:
+                    self.box.trim(LOG_ROWS, newest_last=True)
+                    self._dom_rows = LOG_ROWS
             if self._follow:
                 self.box.scrollTop = self.box.scrollHeight
         self.update_count()
@@ -121,7 +121,9 @@ class LogView:
         at_bottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 24
         if at_bottom != self._follow:
             self._follow = at_bottom
-            by_id("log-follow").checked = at_bottom
+            if self.page.cache.get("log-follow") != str(at_bottom):
+                self.page.cache["log-follow"] = str(at_bottom)
+                by_id("log-follow").checked = at_bottom
 
     def on_follow_toggle(self, _event: Any) -> None:
         self._follow = bool(by_id("log-follow").checked)

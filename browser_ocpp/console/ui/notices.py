@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from .dom import by_testid, esc, present
+from .dom import by_testid, esc
+from .elements import Element
 
 __all__ = ["ActivityFeed", "Notices"]
 
@@ -16,16 +17,14 @@ class ActivityFeed:
         self.feed = by_testid("activity")
 
     def add(self, text: str, level: str = "info") -> None:
-        empty = self.feed.querySelector(".empty")
-        if present(empty):
-            empty.remove()
+        Element('[data-testid="activity"] > .empty').queue("remove")
         stamp = time.strftime("%H:%M:%S")
-        self.feed.insertAdjacentHTML(
+        self.feed.queue(
+            "insertAdjacentHTML",
             "afterbegin",
             f'<li class="lv-{esc(level)}"><time>{stamp}</time><span>{esc(text)}</span></li>',
         )
-        while self.feed.childElementCount > ACTIVITY_ROWS:
-            self.feed.lastElementChild.remove()
+        self.feed.trim(ACTIVITY_ROWS, newest_last=False)
 
     def clear(self) -> None:
         self.feed.innerHTML = ""

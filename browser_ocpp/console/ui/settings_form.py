@@ -10,7 +10,7 @@ from typing import Any
 import js
 
 from ..model import settings as model
-from .dom import by_id, by_testid
+from .dom import by_id, by_selector, by_testid
 from .elements import read_all
 from .notices import Notices
 from .window import window
@@ -58,6 +58,7 @@ class SettingsForm:
         self.inputs = {key: by_testid(testid) for key, (testid, _) in FIELDS.items()}
         for key, element in self.inputs.items():
             element.dataset.keep = key  # static/page.js writes it down as the page goes
+        by_selector("html").dataset.keepKey = model.FORM_KEY
         self.stored_custom: dict[str, Any] = {}
         self.extra: dict[str, str] = {}  # other parts' state saved with the settings
         self.error_shown = False  # a field error is on show (see recheck)
@@ -118,13 +119,12 @@ class SettingsForm:
 
     @staticmethod
     def _form_as_it_went() -> dict[str, Any]:
-        """The form as static/page.js wrote it when the page last went: newer than the
-        settings saved as they changed, which Python in the worker may not have had
-        the time to write (taken once)."""
-        key = model.FORM_KEY + str(window.location.pathname)
-        form = _stored_dict(window.localStorage.getItem(key))
-        window.localStorage.removeItem(key)
-        return form
+        """The form as static/page.js wrote it when this tab's page last went (a reload):
+        newer than the settings saved as they changed, which Python in the worker may
+        not have had the time to write (taken once)."""
+        text = window.sessionStorage.getItem(model.FORM_KEY)
+        window.sessionStorage.removeItem(model.FORM_KEY)
+        return _stored_dict(text)
 
     def save(self) -> None:
         raw = self.read()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .dom import Page, by_testid, esc, present
+from .elements import Element
 
 __all__ = ["Toasts"]
 
@@ -17,21 +18,24 @@ class Toasts:
     def __init__(self, page: Page) -> None:
         self.page = page
         self.box = by_testid("toasts")
+        self._made = 0
         self.page.listen(self.box, "click", self.on_click)
 
     def show(self, text: str, level: str = "warn") -> None:
         """``level`` warn (role=status) or error (role=alert, read out at once)."""
         role = "alert" if level == "error" else "status"
-        self.box.insertAdjacentHTML(
+        self._made += 1
+        ident = f"toast-{self._made}"
+        self.box.queue(
+            "insertAdjacentHTML",
             "beforeend",
-            f'<div class="toast lv-{esc(level)}" role="{role}" data-testid="toast">'
+            f'<div class="toast lv-{esc(level)}" role="{role}" data-testid="toast" id="{ident}">'
             f"<span>{esc(text)}</span>"
             '<button type="button" aria-label="Dismiss" data-dismiss>&times;</button></div>',
         )
-        toast = self.box.lastElementChild
-        while self.box.childElementCount > SHOWN:
-            self.box.firstElementChild.remove()
-        self.page.loop.call_later(LIFETIME_S, lambda: toast.remove())
+        self.box.trim(SHOWN, newest_last=True)
+        toast = Element(f'[id="{ident}"]')
+        self.page.loop.call_later(LIFETIME_S, lambda: toast.queue("remove"))
 
     def on_click(self, event: Any) -> None:
         button = event.target.closest("[data-dismiss]")
