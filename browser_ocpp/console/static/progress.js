@@ -1,8 +1,8 @@
 // The loading indicator, shown from the first paint until the Python app is ready.
-// PyScript 0.7 dispatches `py:progress` on window with a text detail at each step
-// ("Loading Pyodide", "Loading interpreter", "Loaded interpreter", "Loading packages",
-// "Loaded packages", "Loaded Pyodide"); the app (browser_ocpp.console.app) then reports its
-// own steps through window.consoleProgress(stage, text, percent).
+// PyScript 0.7 dispatches `py:progress` on window with a text detail at each step of
+// starting Pyodide ("Loading Pyodide", "Loading interpreter", "Loaded interpreter",
+// "Loaded Pyodide"); the page's main.py then reports its own steps (the packages, the
+// app) through window.consoleProgress(stage, text, percent).
 
 const root = document.querySelector('[data-testid="progress"]');
 const bar = root.querySelector(".progress-bar");
@@ -19,8 +19,7 @@ const STEPS = {
   "Loaded interpreter": ["packages", 55, "Loading packages: browser-ocpp…"],
   "Loading files": ["packages", 57, "Loading packages: the emulator's modules…"],
   "Loading packages": ["packages", 60, "Loading packages: browser-ocpp, jsonschema…"],
-  "Loaded packages": ["app", 82, "Starting the emulator…"],
-  "Loaded Pyodide": ["app", 85, "Starting the emulator…"],
+  "Loaded Pyodide": ["packages", 58, "Loading packages…"],
 };
 const CEILING = { runtime: 52, packages: 80, app: 98 };
 
