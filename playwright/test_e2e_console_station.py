@@ -124,6 +124,34 @@ def test_a_reload_mid_transaction_asks_first_then_ends_it_with_power_loss(
     page.remove_listener("dialog", leave)
 
 
+CLICK_WHEN_BUSY = """() => new Promise((resolve) => {
+  const card = document.querySelector('[data-testid="connector-1"]');
+  const watch = new MutationObserver(() => {
+    if (card.dataset.busy !== "true") return;
+    watch.disconnect();
+    const start = document.querySelector('[data-testid="start-1"]');
+    resolve(start.disabled);
+    start.click();
+  });
+  watch.observe(card, {attributes: true, attributeFilter: ["data-busy"]});
+  document.querySelector('[data-testid="plug-1"]').click();
+})"""
+"""Click Plug in, then Start as soon as the page shows the connector busy (the plug
+still under way in the worker); whether Start was disabled then."""
+
+
+def test_a_click_while_the_connector_is_busy_is_carried_out_after(
+    context: BrowserContext, console: Console
+) -> None:
+    page = open_console(context, console, "CP-BUSY")
+    connect(page)
+    assert page.evaluate(CLICK_WHEN_BUSY) is False  # not dropped by the browser
+    expect(page.get_by_test_id("status-1")).to_have_text("Charging", timeout=20_000)
+    out = page.locator("[data-testid=log-row][data-direction=out]")
+    actions = [out.nth(i).get_attribute("data-action") for i in range(out.count())]
+    assert actions.index("Authorize") > actions.index("StatusNotification")
+
+
 def test_the_form_says_what_is_wrong_once_and_forgets_it_when_fixed(
     context: BrowserContext, console: Console
 ) -> None:

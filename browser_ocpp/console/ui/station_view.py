@@ -155,8 +155,11 @@ class StationView:
             "fault": True,
             "meter": True,
         }
+        # Not disabled while an action is under way (busy): the clicks queue, in order
+        # (see act). In the worker a button disabled for that could be clicked on its
+        # way to being disabled, and the browser drops a click on a disabled button.
         for action, allowed in enabled.items():
-            by_testid(f"{action}-{n}").disabled = not (online and allowed and not busy)
+            by_testid(f"{action}-{n}").disabled = not (online and allowed)
         fault_button = by_testid(f"fault-{n}")
         fault_button.textContent = "Clear fault" if faulted else "Fault"
         fault_button.ariaPressed = "true" if faulted else "false"
