@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,6 +135,17 @@ def test_python_runs_in_a_web_worker_of_an_isolated_page(
     assert page.evaluate("crossOriginIsolated") is True
     assert page.evaluate("document.documentElement.dataset.python") == "worker"
     connect(page)  # and the station works from there
+
+
+def test_the_message_log_exports_as_json(context: BrowserContext, console: Console) -> None:
+    page = open_console(context, console, "CP-EXPORT")
+    connect(page)
+    with page.expect_download(timeout=20_000) as download:
+        page.get_by_test_id("log-export").click()
+    assert download.value.suggested_filename.startswith("ocpp-log-CP-EXPORT-")
+    exported = json.loads(Path(download.value.path()).read_text())
+    actions = {message.get("action") for message in exported["messages"]}
+    assert "BootNotification" in actions and exported["identity"] == "CP-EXPORT"
 
 
 def test_settings_survive_a_reload(context: BrowserContext, console: Console) -> None:
