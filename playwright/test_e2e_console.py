@@ -43,7 +43,7 @@ def test_loads_with_progress_then_connects_and_boots(
     page.get_by_test_id("identity").fill("CP-BOOT")
     connect(page)
     rows = page.locator("[data-testid=log-row][data-action=BootNotification]")
-    expect(rows.first).to_be_visible()
+    expect(rows).to_have_count(2, timeout=20_000)  # the CALL and its answer
     assert {rows.nth(i).get_attribute("data-direction") for i in range(rows.count())} == {
         "in",
         "out",

@@ -69,7 +69,9 @@ def open_against(
 
 
 def choose(page: Page, action: str, *, raw: bool = False) -> None:
-    """Choose ``action`` and wait for its template, which the worker fills in."""
+    """Choose ``action`` and wait for its template, which the worker fills in (also when
+    it was chosen already: choosing dispatches ``change`` all the same)."""
+    page.get_by_test_id("custom-payload").evaluate("editor => delete editor.dataset.filledFor")
     page.get_by_test_id("custom-action").select_option(action)
     wait_template(page, action, raw=raw)
 
@@ -77,7 +79,8 @@ def choose(page: Page, action: str, *, raw: bool = False) -> None:
 def wait_template(page: Page, action: str, *, raw: bool = False) -> None:
     kind = "raw" if raw else "call"
     filled = re.compile(f"/{re.escape(action)}/{kind}$")
-    expect(page.get_by_test_id("custom-payload")).to_have_attribute("data-filled-for", filled)
+    editor = page.get_by_test_id("custom-payload")
+    expect(editor).to_have_attribute("data-filled-for", filled, timeout=20_000)
 
 
 def set_payload(page: Page, action: str, payload: Any) -> None:
@@ -124,7 +127,7 @@ def test_strict_off_sends_as_written_and_raw_frames_go_as_typed(
 
     set_payload(page, "StatusNotification", {"connectorId": 1, "status": "Bogus"})
     page.get_by_test_id("custom-send").click()
-    expect(page.get_by_test_id("custom-error")).to_contain_text("sent as written")
+    expect(page.get_by_test_id("custom-error")).to_contain_text("sent as written", timeout=20_000)
     expect(page.get_by_test_id("custom-result")).to_have_attribute(
         "data-kind", "result", timeout=20_000
     )

@@ -583,10 +583,10 @@ async def start() -> None:
         _console = Console()
         _console.start()
         flush_writes()  # the page shows all of it as it says it is ready
-        window.consoleProgress("ready")
         root = document.documentElement
         root.dataset.python = "worker" if in_worker else "main"
         root.dataset.ready = "true"
+        window.consoleProgress("ready")  # last: what waits for it sees all of the above
     except Exception as exc:
         import traceback
 
